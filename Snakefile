@@ -1,0 +1,20 @@
+# benchwright: MLPerf-style benchmarking as one reproducible Snakemake DAG.
+# Entry point. The campaign (config/config.yaml, extended by --configfile) is validated once in
+# workflow/rules/common.smk against the pydantic run-rule schemas before any job runs.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/systems.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

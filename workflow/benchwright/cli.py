@@ -1,0 +1,171 @@
+"""The ``benchwright`` command. Rules call it, so the same command runs on a host, in a container or in a
+Slurm job. Exit codes: 0 success, 1 the step failed, 2 bad input or config (the message says how to fix it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import BenchwrightError
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .config import load_plan, read_yaml
+
+    merged: dict = {}
+    for f in args.configfile:
+        data = read_yaml(f) or {}
+        merged.update(data)
+    plan = load_plan(merged, args.configfile)
+    c = plan.campaign
+    print(f"campaign `{c.name}` is valid: {c.division.value} division, MLPerf {c.mlperf_version}, {c.mode.value} mode")
+    print(f"  {len(plan.benchmarks)} benchmark(s), {len(plan.systems)} SKU(s), "
+          f"{len(plan.inference_jobs)} inference configuration(s), {len(plan.training_jobs)} training result(s)")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .schemas.export import json_schemas, write_or_check
+
+    stale = write_or_check(json_schemas(), Path(args.out), args.check)
+    return _report_stale(stale, args.check, "benchwright schema")
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .schemas.export import field_reference, write_or_check
+
+    out = Path(args.out)
+    stale = write_or_check({out.name: field_reference()}, out.parent, args.check)
+    return _report_stale(stale, args.check, "benchwright docs")
+
+
+def _report_stale(stale: list[str], check: bool, cmd: str) -> int:
+    if check and stale:
+        print(f"out of date with the models: {', '.join(stale)}; run `{cmd}` and commit the result", file=sys.stderr)
+        return 1
+    print("up to date" if not stale else f"wrote {', '.join(stale)}")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from .data.fetch import fetch
+
+    fetch(args.url, args.out, args.sha256, size=args.size, quarantine_dir=args.quarantine, retries=args.retries,
+          log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from .data.archive import safe_extract
+
+    files = safe_extract(args.archive, args.out, args.format)
+    print(f"extracted {len(files)} file(s) into {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_preprocess(args: argparse.Namespace) -> int:
+    from .data.preprocess import preprocess
+
+    spec = json.loads(args.spec)
+    manifest = preprocess(spec["name"], spec["version"], spec.get("parameters", {}), args.inputs, args.out)
+    for name, meta in manifest["outputs"].items():
+        print(f"{name}: {meta['shape']} {meta['dtype']} sha256={meta['sha256']}", file=sys.stderr)
+    return 0
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from .config import read_yaml
+    from .detect import detect, detection_record
+    from .errors import display_path
+    from .fsutil import atomic_write_json
+    from .schemas import System
+
+    system = System.model_validate(read_yaml(args.system))
+    record = detection_record(system, detect(), accept=args.accept_mismatch, system_file=display_path(args.system))
+    for diff in record["differences"]:
+        print(f"accepted difference: {diff['field']}: declared {diff['declared']!r}, detected {diff['detected']!r}",
+              file=sys.stderr)
+    atomic_write_json(args.out, record)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchwright", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"benchwright {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a campaign against the schemas and run rules, run nothing")
+    p.add_argument("--configfile", nargs="+", default=["config/config.yaml"],
+                   help="campaign file(s); later ones extend earlier ones, as with snakemake --configfile")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("schema", help="write the JSON schemas derived from the models")
+    p.add_argument("--out", default="workflow/schemas")
+    p.add_argument("--check", action="store_true", help="exit 1 if the files differ from the models")
+    p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("docs", help="write the configuration reference derived from the models")
+    p.add_argument("--out", default="docs/config-reference.md")
+    p.add_argument("--check", action="store_true", help="exit 1 if the file differs from the models")
+    p.set_defaults(func=_cmd_docs)
+
+    p = sub.add_parser("fetch", help="download a file, verify its sha256, place it atomically")
+    p.add_argument("--url", required=True, help="http(s)://, file:// or package://<import name>/<path>")
+    p.add_argument("--sha256", required=True)
+    p.add_argument("--size", type=int)
+    p.add_argument("--out", required=True)
+    p.add_argument("--quarantine", help="where a file with the wrong hash is moved (default: beside --out)")
+    p.add_argument("--retries", type=int, default=4)
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("extract", help="extract an archive safely (no '..', absolute paths or escaping links)")
+    p.add_argument("--archive", required=True)
+    p.add_argument("--format", required=True, choices=["zip", "tar", "tar.gz", "tar.bz2", "tar.xz"])
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("preprocess", help="run a benchmark's deterministic preprocessing")
+    p.add_argument("--spec", required=True, help="the benchmark's `preprocessing` section as JSON")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.set_defaults(func=_cmd_preprocess)
+
+    p = sub.add_parser("detect", help="detect this machine and compare it with a SKU")
+    p.add_argument("--system", required=True, help="the SKU file, config/systems/<id>.yaml")
+    p.add_argument("--out", required=True)
+    p.add_argument("--accept-mismatch", action="store_true", help="record differences instead of stopping")
+    p.set_defaults(func=_cmd_detect)
+    return parser
+
+
+def _step_errors() -> tuple[type[BaseException], ...]:
+    """Failures of a step (as opposed to bad config): reported in one message, exit code 1."""
+    from .data.archive import UnsafeArchiveError
+    from .data.fetch import FetchError
+    from .data.preprocess import PreprocessError
+
+    return (FetchError, UnsafeArchiveError, PreprocessError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BenchwrightError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except _step_errors() as err:
+        print(f"benchwright {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("benchwright: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

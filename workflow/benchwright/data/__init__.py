@@ -1,0 +1,1 @@
+"""Dataset acquisition: verified downloads (:mod:`.fetch`) and safe archive extraction (:mod:`.archive`)."""

@@ -1,0 +1,197 @@
+"""Detect the machine a job runs on, and compare it with the SKU the campaign says it runs on.
+
+Detection uses psutil and py-cpuinfo for the host and NVML (nvidia-ml-py) for NVIDIA GPUs. The record is
+written per run, so the system description reflects the node that produced a result. A difference that
+matters (declared 8 GPUs, found 0; a different CPU model) stops the run unless the campaign accepts it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BenchwrightError
+from .schemas.system import System
+
+RECORD_VERSION = 1
+PACKAGES = ("benchwright", "torch", "mlcommons-loadgen", "mlperf-logging", "numpy", "pydantic", "snakemake")
+
+
+class SystemMismatch(BenchwrightError):
+    """The detected machine differs from the declared SKU in a way that changes results."""
+
+
+def _package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _cpu() -> dict[str, Any]:
+    import cpuinfo
+    import psutil
+
+    info = cpuinfo.get_cpu_info()
+    hz = info.get("hz_advertised") or info.get("hz_actual") or [0]
+    return {
+        "model_name": info.get("brand_raw") or platform.processor() or "unknown",
+        "vendor": info.get("vendor_id_raw", ""),
+        "arch": info.get("arch", platform.machine()),
+        "physical_cores": psutil.cpu_count(logical=False) or psutil.cpu_count() or 0,
+        "logical_cores": psutil.cpu_count() or 0,
+        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "frequency_mhz": round(hz[0] / 1e6) if hz and hz[0] else None,
+        "flags": sorted(f for f in info.get("flags", []) if f.startswith(("avx", "amx", "sve", "asimd"))),
+        "caches": {k: info.get(k) for k in ("l1_data_cache_size", "l2_cache_size", "l3_cache_size") if info.get(k)},
+    }
+
+
+def _gpus() -> list[dict[str, Any]]:
+    """NVIDIA GPUs through NVML; an empty list where there is no driver or no GPU."""
+    try:
+        import pynvml
+    except ImportError:
+        return []
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return []
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        gpus = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            gpus.append({"index": i, "name": pynvml.nvmlDeviceGetName(handle), "memory_gb": round(mem.total / 1e9, 1),
+                         "driver": driver})
+        return gpus
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _os_name() -> str:
+    try:
+        release = platform.freedesktop_os_release()
+        return release.get("PRETTY_NAME") or release.get("NAME") or platform.system()
+    except OSError:
+        return f"{platform.system()} {platform.release()}"
+
+
+def _container() -> str:
+    if os.path.exists("/.dockerenv"):
+        return "docker"
+    if os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"):
+        return "apptainer"
+    return "none"
+
+
+def detect(gpu_probe: Callable[[], list[dict[str, Any]]] = _gpus) -> dict[str, Any]:
+    """Facts about this machine, as a JSON-serialisable record."""
+    import psutil
+
+    return {
+        "version": RECORD_VERSION,
+        "hostname": socket.gethostname(),
+        "cpu": _cpu(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": {"name": _os_name(), "kernel": platform.release(), "machine": platform.machine()},
+        "python": platform.python_version(),
+        "packages": _package_versions(),
+        "gpus": gpu_probe(),
+        "container": _container(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("(r)", "").replace("(tm)", "").replace("cpu", "").split())
+
+
+@dataclass(frozen=True)
+class Difference:
+    field: str
+    declared: Any
+    detected: Any
+
+    def render(self) -> str:
+        return f"{self.field}: declared {self.declared!r}, detected {self.detected!r}"
+
+
+def compare(system: System, facts: dict[str, Any]) -> list[Difference]:
+    """The differences between a SKU and the detected facts that change what a result means."""
+    diffs: list[Difference] = []
+    host = system.host
+    cpu = facts["cpu"]
+    if host.processor_model_name != "auto" and _norm(host.processor_model_name) not in _norm(cpu["model_name"]):
+        diffs.append(Difference("host.processor_model_name", host.processor_model_name, cpu["model_name"]))
+    if host.processor_core_count != "auto":
+        declared = host.processor_core_count * host.processors_per_node
+        if declared != cpu["physical_cores"]:
+            diffs.append(Difference("host.processor_core_count x processors_per_node", declared, cpu["physical_cores"]))
+    if host.memory_capacity_gb != "auto":
+        found = facts["memory_gb"]
+        if abs(found - host.memory_capacity_gb) > 0.1 * host.memory_capacity_gb:
+            diffs.append(Difference("host.memory_capacity_gb", host.memory_capacity_gb, found))
+    acc = system.accelerators
+    if acc.vendor in ("nvidia", "none"):
+        found_gpus = facts["gpus"]
+        if acc.count != len(found_gpus):
+            diffs.append(Difference("accelerators.count", acc.count, len(found_gpus)))
+        elif acc.count and _norm(acc.model_name).replace("nvidia", "").strip() not in _norm(found_gpus[0]["name"]):
+            diffs.append(Difference("accelerators.model_name", acc.model_name, found_gpus[0]["name"]))
+    packages = facts["packages"]
+    for field_, pkg in (("torch_version", "torch"), ("loadgen_version", "mlcommons-loadgen")):
+        want = getattr(system.software, field_)
+        have = packages.get(pkg)
+        if want is not None and (have is None or have.split("+")[0] != want):
+            diffs.append(Difference(f"software.{field_}", want, have))
+    return diffs
+
+
+def check(system: System, facts: dict[str, Any], *, accept: bool, system_file: str) -> list[Difference]:
+    """Raise SystemMismatch for differences that are not accepted; return them (accepted or none)."""
+    diffs = compare(system, facts)
+    if diffs and not accept:
+        lines = "\n".join(f"  - {d.render()}" for d in diffs)
+        raise SystemMismatch(
+            f"benchwright: this machine ({facts['hostname']}) is not the SKU `{system.id}` declared in "
+            f"{system_file}:\n{lines}\n"
+            f"fix: run on the hardware the SKU describes, correct {system_file}, or accept the difference with "
+            f"`accept_system_mismatch: [{system.id}]` in the campaign (it is recorded with every result).")
+    return diffs
+
+
+def effective_description(system: System, facts: dict[str, Any]) -> dict[str, Any]:
+    """The SKU's host facts with every `auto` field replaced by the detected value."""
+    host = system.host
+    cpu = facts["cpu"]
+    return {
+        "processor_model_name": cpu["model_name"] if host.processor_model_name == "auto" else host.processor_model_name,
+        "processor_core_count": (cpu["physical_cores"] // host.processors_per_node
+                                 if host.processor_core_count == "auto" else host.processor_core_count),
+        "memory_capacity_gb": facts["memory_gb"] if host.memory_capacity_gb == "auto" else host.memory_capacity_gb,
+        "operating_system": facts["os"]["name"] if system.software.operating_system == "auto"
+        else system.software.operating_system,
+    }
+
+
+def detection_record(system: System, facts: dict[str, Any], *, accept: bool, system_file: str) -> dict[str, Any]:
+    """Detect-and-compare result written per run: the facts, the differences and whether they were accepted."""
+    diffs = check(system, facts, accept=accept, system_file=system_file)
+    return {
+        "version": RECORD_VERSION,
+        "system": system.id,
+        "facts": facts,
+        "effective": effective_description(system, facts),
+        "differences": [d.__dict__ for d in diffs],
+        "differences_accepted": bool(diffs) and accept,
+    }

@@ -1,0 +1,103 @@
+"""The campaign: who submits, under which rules, and which benchmarks run on which SKUs in which scenarios."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveInt, field_validator
+
+from .base import Division, Identifier, NonEmptyStr, Precision, RunMode, Scenario, Spec
+from .rules import LoadGenSeeds
+
+
+class Selection(Spec):
+    """What to run of one benchmark."""
+
+    systems: tuple[Identifier, ...] = Field(min_length=1)
+    """SKU ids (config/systems/<id>.yaml) to run on."""
+
+    scenarios: tuple[Scenario, ...] = ()
+    """Inference scenarios to run; empty runs no inference."""
+
+    precisions: tuple[Precision, ...] = (Precision.fp32,)
+    """Inference precisions to run."""
+
+    training: bool = False
+    """Whether to run the training benchmark (time to train)."""
+
+    @field_validator("systems", "scenarios", "precisions")
+    @classmethod
+    def _no_repeats(cls, values: tuple) -> tuple:
+        seen = [v.value if hasattr(v, "value") else v for v in values]
+        dupes = sorted({v for v in seen if seen.count(v) > 1})
+        if dupes:
+            raise ValueError(f"lists {dupes} more than once; name each once")
+        return values
+
+
+class LoadGenOverrides(Spec):
+    """LoadGen settings that differ from the run rules; in submission mode only stricter values are allowed."""
+
+    min_duration_ms: PositiveInt | None = None
+    """Minimum duration of a performance run (smoke default: the rules' smoke value)."""
+
+    min_query_count: PositiveInt | None = None
+    """Minimum query count of a performance run."""
+
+    seeds: LoadGenSeeds | None = None
+    """Seed override; never allowed in submission mode."""
+
+
+class TrainingSettings(Spec):
+    seeds: tuple[int, ...] | None = None
+    """One seed per training run; derived from the campaign seed when absent. Seeds must be distinct."""
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if seeds is not None:
+            dupes = sorted({s for s in seeds if seeds.count(s) > 1})
+            if dupes:
+                raise ValueError(f"training seeds must be distinct, {dupes} appears more than once")
+        return seeds
+
+
+class Paths(Spec):
+    benchmarks: NonEmptyStr = "config/benchmarks"
+    """Folder of benchmark files, relative to the working directory."""
+
+    systems: NonEmptyStr = "config/systems"
+    """Folder of SKU files, relative to the working directory."""
+
+
+class Campaign(Spec):
+    name: Identifier
+    """Campaign id, used in result and bundle names."""
+
+    submitter: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """Submitting organization, as in the submission tree's directory name."""
+
+    division: Division
+    """closed or open."""
+
+    mlperf_version: NonEmptyStr
+    """MLPerf round whose run rules apply, e.g. "6.1"."""
+
+    mode: RunMode
+    """smoke (short, never submittable) or submission (official durations and seeds)."""
+
+    seed: int = Field(default=0, ge=0)
+    """Master seed; every seed the campaign derives (training runs, splits) comes from it."""
+
+    benchmarks: dict[Identifier, Selection] = Field(min_length=1)
+    """Benchmark name -> what to run of it."""
+
+    loadgen: LoadGenOverrides = LoadGenOverrides()
+    """LoadGen overrides."""
+
+    training: TrainingSettings = TrainingSettings()
+    """Training settings."""
+
+    accept_system_mismatch: tuple[Identifier, ...] = ()
+    """SKU ids whose differences from the detected machine are accepted (recorded in every result)."""
+
+    paths: Paths = Paths()
+    """Where benchmark and SKU files live."""

@@ -1,0 +1,16 @@
+# System detection: the facts of the machine, compared with the declared SKU before any benchmark job runs.
+
+
+rule detect_system:
+    input:
+        system=system_file,
+    output:
+        "results/systems/{system}/detected.json",
+    log:
+        "logs/detect/{system}.log",
+    params:
+        accept=accept_mismatch_flag,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright detect --system {input.system:q} --out {output:q} {params.accept} 2> {log:q}"
