@@ -392,12 +392,13 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
                                            f"`{sku}` must cover {', '.join(missing)} too",
                                            f"add {', '.join(missing)} to `scenarios`."))
         if submission and c.loadgen.min_query_count is not None:
-            for scenario in sel.scenarios:
-                minimum = rules.inference.min_query_count[scenario]
-                if c.loadgen.min_query_count < minimum:
-                    out.append(Problem(cfile, "loadgen.min_query_count", f"{c.loadgen.min_query_count} is under "
-                                       f"the {scenario.value} minimum of {minimum} queries for a submission run",
-                                       f"remove it or use at least {minimum}."))
+            short = {s.value: rules.inference.min_query_count[s] for s in sel.scenarios
+                     if c.loadgen.min_query_count < rules.inference.min_query_count[s]}
+            if short:
+                listing = ", ".join(f"the {s} minimum of {n}" for s, n in short.items())
+                out.append(Problem(cfile, "loadgen.min_query_count", f"{c.loadgen.min_query_count} queries is "
+                                   f"under {listing} for a submission run",
+                                   f"remove it or use at least {max(short.values())}."))
     if sel.training and bench.training is not None:
         out.extend(_check_training(plan, name, bench, cfile, bfile, division, submission))
     return out

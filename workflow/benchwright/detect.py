@@ -70,10 +70,15 @@ def _gpus() -> list[dict[str, Any]]:
         gpus = []
         for i in range(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            gpus.append({"index": i, "name": pynvml.nvmlDeviceGetName(handle), "memory_gb": round(mem.total / 1e9, 1),
+            try:
+                memory_gb: float | None = round(pynvml.nvmlDeviceGetMemoryInfo(handle).total / 1e9, 1)
+            except pynvml.NVMLError:  # integrated GPUs (Jetson) share host memory and do not report it
+                memory_gb = None
+            gpus.append({"index": i, "name": pynvml.nvmlDeviceGetName(handle), "memory_gb": memory_gb,
                          "driver": driver})
         return gpus
+    except pynvml.NVMLError:
+        return []
     finally:
         pynvml.nvmlShutdown()
 

@@ -116,7 +116,8 @@ def _description(model: type[BaseModel] | None, key: Any) -> str | None:
 
 def _expected_values(ctx: dict[str, Any]) -> list[str]:
     expected = ctx.get("expected", "")
-    return re.findall(r"'([^']*)'", expected)
+    quoted = re.findall(r"'([^']*)'", expected)
+    return quoted or [v.strip() for v in re.split(r",| or ", expected) if v.strip()]
 
 
 def problems_from_validation(err: ValidationError, model: type[BaseModel], file: str, prefix: tuple = ()) -> list[Problem]:

@@ -18,6 +18,17 @@ from typing import IO, Any
 CHUNK = 1 << 20
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; results are shared (HPC project folders), so the
+# final file gets the permissions an ordinary open() would give it.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Return the hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -41,6 +52,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -50,6 +62,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def staging_dir(target: str | os.PathLike[str], suffix: str = "") -> Path:
+    """A fresh hidden folder beside ``target``, to be filled and then renamed onto it (``os.replace``).
+
+    It gets the permissions ``mkdir`` would give it (``mkdtemp`` alone makes it private to its owner).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+    os.chmod(path, 0o777 & ~_current_umask())
+    return path
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -17,12 +17,13 @@ import re
 import shutil
 import stat
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..fsutil import staging_dir
 
 TAR_MODES: dict[str, str] = {"tar": "r:", "tar.gz": "r:gz", "tar.bz2": "r:bz2", "tar.xz": "r:xz"}
 FORMATS: tuple[str, ...] = ("zip", *TAR_MODES)
@@ -230,11 +231,9 @@ def _extract_zip(archive: Path, dest: Path) -> None:
 @contextlib.contextmanager
 def _staging_dir(dest: Path) -> Iterator[Path]:
     """Yield a temporary directory beside ``dest``; on success rename it onto ``dest``, else delete it."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extracting", dir=dest.parent))
+    staging = staging_dir(dest, suffix=".extracting")
     try:
         yield staging
-        staging.chmod(0o755)
         os.replace(staging, dest)  # atomic; allowed onto an empty directory
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

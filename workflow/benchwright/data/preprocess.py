@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fsutil import atomic_write_json, sha256_file
+from ..fsutil import atomic_write_json, sha256_file, staging_dir
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -92,8 +91,7 @@ def preprocess(name: str, version: int, parameters: Mapping[str, Any], inputs: S
     arrays = proc.run(paths, params)
 
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = staging_dir(out)
     try:
         outputs = {}
         for key in sorted(arrays):

@@ -21,8 +21,13 @@ class LoadGenSeeds(Spec):
     """LoadGen's random seeds; a submission run must use the round's official values."""
 
     qsl_rng_seed: int = U64
+    """Seed of the query sample library's sample order."""
+
     sample_index_rng_seed: int = U64
+    """Seed of the sample indices chosen for each query."""
+
     schedule_rng_seed: int = U64
+    """Seed of the query arrival schedule (Server's Poisson arrivals)."""
 
 
 class OfficialInferenceBenchmark(Spec):
@@ -52,7 +57,10 @@ class InferenceSmoke(Spec):
     """Settings of smoke mode: short and labelled as such, never submittable."""
 
     min_duration_ms: PositiveInt
+    """Minimum duration of a smoke performance run."""
+
     min_query_count: PositiveInt
+    """Minimum query count of a smoke performance run."""
 
 
 class InferenceRules(Spec):
@@ -128,8 +136,13 @@ class RunRules(Spec):
     """Version specifiers for the software the results come from (package name -> PEP 440 specifier)."""
 
     inference: InferenceRules
+    """MLPerf Inference rules of the round."""
+
     training: TrainingRules
+    """MLPerf Training rules of the round's ruleset."""
+
     divisions: dict[Division, DivisionRules]
+    """What each division allows."""
 
     @model_validator(mode="after")
     def _both_divisions(self) -> RunRules:

@@ -175,14 +175,22 @@ class System(Spec):
     """Nodes in the system."""
 
     host: Host
+    """Host processors, memory, storage and network of one node."""
+
     accelerators: Accelerators
+    """Accelerators of one node."""
+
     software: Software
+    """Software stack the results come from."""
 
     cooling: NonEmptyStr = "air"
     """air or liquid."""
 
     hw_notes: str = ""
+    """Anything about the hardware a reader of the results should know."""
+
     sw_notes: str = ""
+    """Anything about the software a reader of the results should know."""
 
     precisions: tuple[Precision, ...] = Field(default=(Precision.fp32,), min_length=1)
     """Precisions the hardware runs natively."""

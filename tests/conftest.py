@@ -1,0 +1,68 @@
+"""Shared fixtures: a copy of the real config tree in tmp_path, editable per test."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ConfigTree:
+    """A campaign, its benchmarks and SKUs under a temporary root, loaded and edited as dicts."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        shutil.copytree(REPO / "config", root / "config")
+        self.campaign: dict[str, Any] = yaml.safe_load((root / "config/config.yaml").read_text())
+
+    def path(self, kind: str, name: str) -> Path:
+        return self.root / "config" / kind / f"{name}.yaml"
+
+    def read(self, kind: str, name: str) -> dict[str, Any]:
+        return yaml.safe_load(self.path(kind, name).read_text())
+
+    def write(self, kind: str, name: str, data: dict[str, Any]) -> None:
+        self.path(kind, name).write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def edit(self, kind: str, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+        data = copy.deepcopy(self.read(kind, name))
+        change(data)
+        self.write(kind, name, data)
+
+    def load(self):
+        from benchwright.config import load_plan
+
+        config_file = self.root / "config/config.yaml"
+        config_file.write_text(yaml.safe_dump(self.campaign, sort_keys=False))
+        return load_plan(self.campaign, [config_file], root=self.root)
+
+
+@pytest.fixture
+def config_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ConfigTree:
+    monkeypatch.chdir(tmp_path)
+    return ConfigTree(tmp_path)
+
+
+
+def in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (CI=true) a skipped service test is a failure: .ci/run provides every service."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and item.get_closest_marker("service") is not None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"service test skipped in CI ({reason}); .ci/run must provide the service"
