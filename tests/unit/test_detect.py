@@ -70,3 +70,19 @@ def test_gpu_model_compared_when_count_matches(facts):
     with_gpus = copy.deepcopy(facts) | {"gpus": gpus}
     diffs = compare(sku("a100-sxm4-80gb-x8"), with_gpus)
     assert [d.field for d in diffs if d.field.startswith("accelerators")] == ["accelerators.model_name"]
+
+
+def test_version_pins_are_recorded_and_enforced(facts):
+    pins = {"mlcommons-loadgen": ">=6.0.16", "torch": ">=99"}
+    record = detection_record(sku("cpu-host"), facts, accept=False, system_file="x.yaml", pins=pins)
+    assert record["version_pins"] == {"mlcommons-loadgen": {"requires": ">=6.0.16", "ok": True},
+                                      "torch": {"requires": ">=99", "ok": False}}
+    with pytest.raises(SystemMismatch, match=r"torch: requires >=99, installed 2\.13"):
+        detection_record(sku("cpu-host"), facts, accept=True, system_file="x.yaml", pins=pins, enforce_pins=True)
+
+
+def test_shipped_run_rule_pins_hold_here(facts):
+    from benchwright.config import load_rules
+    from benchwright.detect import check_pins
+
+    assert check_pins(facts, dict(load_rules("6.1").framework_versions)) == []

@@ -86,7 +86,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from .schemas import System
 
     system = System.model_validate(read_yaml(args.system))
-    record = detection_record(system, detect(), accept=args.accept_mismatch, system_file=display_path(args.system))
+    pins = dict(pin.split("=", 1) for pin in args.pin)
+    record = detection_record(system, detect(), accept=args.accept_mismatch, system_file=display_path(args.system),
+                              pins=pins, enforce_pins=args.enforce_pins)
     for diff in record["differences"]:
         print(f"accepted difference: {diff['field']}: declared {diff['declared']!r}, detected {diff['detected']!r}",
               file=sys.stderr)
@@ -139,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system", required=True, help="the SKU file, config/systems/<id>.yaml")
     p.add_argument("--out", required=True)
     p.add_argument("--accept-mismatch", action="store_true", help="record differences instead of stopping")
+    p.add_argument("--pin", action="append", default=[], metavar="PACKAGE=SPEC",
+                   help="a run-rule version pin, e.g. 'mlcommons-loadgen=>=6.0.16' (repeatable; recorded)")
+    p.add_argument("--enforce-pins", action="store_true", help="stop when a pin is broken (submission mode)")
     p.set_defaults(func=_cmd_detect)
     return parser
 

@@ -481,10 +481,3 @@ def _check_calibration(bench: Benchmark, bench_dir: Path, bfile: str) -> list[Pr
                         "purpose, update `calibration.sha256`.")]
     return []
 
-
-def benchmark_dir(plan: Plan, root: str | Path = ".") -> Path:
-    return Path(root) / plan.campaign.paths.benchmarks
-
-
-def division_allows(plan: Plan, division: Division) -> bool:  # pragma: no cover - convenience
-    return plan.campaign.division is division

@@ -162,8 +162,40 @@ def compare(system: System, facts: dict[str, Any]) -> list[Difference]:
     return diffs
 
 
-def check(system: System, facts: dict[str, Any], *, accept: bool, system_file: str) -> list[Difference]:
-    """Raise SystemMismatch for differences that are not accepted; return them (accepted or none)."""
+def check_pins(facts: dict[str, Any], pins: dict[str, str]) -> list[Difference]:
+    """Installed packages that break the run rules' version pins (package -> PEP 440 specifier)."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    diffs = []
+    for package, spec in sorted(pins.items()):
+        have = facts["packages"].get(package)
+        if have is None:
+            have = _installed(package)
+        if have is None or Version(have) not in SpecifierSet(spec, prereleases=True):
+            diffs.append(Difference(f"run rules: {package}", spec, have))
+    return diffs
+
+
+def _installed(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check(system: System, facts: dict[str, Any], *, accept: bool, system_file: str,
+          pins: dict[str, str] | None = None) -> list[Difference]:
+    """Raise SystemMismatch for differences that are not accepted; return them (accepted or none).
+
+    ``pins`` are the run rules' version pins, enforced in submission mode; they cannot be accepted away.
+    """
+    broken = check_pins(facts, pins or {})
+    if broken:
+        lines = "\n".join(f"  - {d.field}: requires {d.declared}, installed {d.detected}" for d in broken)
+        raise SystemMismatch(
+            f"benchwright: the software on {facts['hostname']} breaks the run rules' version pins:\n{lines}\n"
+            "fix: install versions that satisfy them (pip install 'PACKAGE<spec>'), or run in `mode: smoke`.")
     diffs = compare(system, facts)
     if diffs and not accept:
         lines = "\n".join(f"  - {d.render()}" for d in diffs)
@@ -183,15 +215,21 @@ def effective_description(system: System, facts: dict[str, Any]) -> dict[str, An
         "processor_model_name": cpu["model_name"] if host.processor_model_name == "auto" else host.processor_model_name,
         "processor_core_count": (cpu["physical_cores"] // host.processors_per_node
                                  if host.processor_core_count == "auto" else host.processor_core_count),
+        "processor_vcpu_count": cpu["logical_cores"] if host.processor_vcpu_count == "auto" else host.processor_vcpu_count,
         "memory_capacity_gb": facts["memory_gb"] if host.memory_capacity_gb == "auto" else host.memory_capacity_gb,
         "operating_system": facts["os"]["name"] if system.software.operating_system == "auto"
         else system.software.operating_system,
     }
 
 
-def detection_record(system: System, facts: dict[str, Any], *, accept: bool, system_file: str) -> dict[str, Any]:
-    """Detect-and-compare result written per run: the facts, the differences and whether they were accepted."""
-    diffs = check(system, facts, accept=accept, system_file=system_file)
+def detection_record(system: System, facts: dict[str, Any], *, accept: bool, system_file: str,
+                     pins: dict[str, str] | None = None, enforce_pins: bool = False) -> dict[str, Any]:
+    """Detect-and-compare result written per run: the facts, the differences and whether they were accepted.
+
+    Version pins are always recorded; ``enforce_pins`` (submission mode) makes a broken pin stop the run.
+    """
+    pins = pins or {}
+    diffs = check(system, facts, accept=accept, system_file=system_file, pins=pins if enforce_pins else None)
     return {
         "version": RECORD_VERSION,
         "system": system.id,
@@ -199,4 +237,6 @@ def detection_record(system: System, facts: dict[str, Any], *, accept: bool, sys
         "effective": effective_description(system, facts),
         "differences": [d.__dict__ for d in diffs],
         "differences_accepted": bool(diffs) and accept,
+        "version_pins": {pkg: {"requires": spec, "ok": not check_pins(facts, {pkg: spec})}
+                         for pkg, spec in sorted(pins.items())},
     }

@@ -84,9 +84,14 @@ def system_file(wildcards):
     return f"{SYSTEMS_DIR}/{wildcards.system}.yaml"
 
 
-def accept_mismatch_flag(wildcards):
-    return (
-        "--accept-mismatch"
-        if wildcards.system in PLAN.campaign.accept_system_mismatch
-        else ""
-    )
+def detect_args(wildcards):
+    """Flags of `benchwright detect`: accepted differences, and the run rules' version pins
+    (recorded always, enforced in submission mode)."""
+    args = []
+    if wildcards.system in PLAN.campaign.accept_system_mismatch:
+        args.append("--accept-mismatch")
+    for package, spec in sorted(PLAN.rules.framework_versions.items()):
+        args += ["--pin", f"{package}={spec}"]
+    if PLAN.campaign.mode.value == "submission":
+        args.append("--enforce-pins")
+    return args

@@ -9,8 +9,8 @@ rule detect_system:
     log:
         "logs/detect/{system}.log",
     params:
-        accept=accept_mismatch_flag,
+        args=detect_args,
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright detect --system {input.system:q} --out {output:q} {params.accept} 2> {log:q}"
+        "benchwright detect --system {input.system:q} --out {output:q} {params.args:q} 2> {log:q}"

@@ -22,6 +22,9 @@ class Host(Spec):
     processor_core_count: PositiveInt | Auto
     """Cores per processor, or `auto`."""
 
+    processor_vcpu_count: PositiveInt | Auto = "auto"
+    """Hardware threads per node (cores x sockets x SMT), or `auto` for the detected logical CPUs."""
+
     processor_frequency: str = "N/A"
     """Nominal or boost frequency, e.g. "2450 MHz"."""
 
