@@ -12,6 +12,8 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/systems.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/inference.smk"
 
 
 rule all:

@@ -96,6 +96,51 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_reference(args: argparse.Namespace) -> int:
+    from .models.steps import train_reference
+
+    train_reference(json.loads(args.spec), args.data, args.out, threads=args.threads)
+    return 0
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from .models.steps import quantize
+
+    quantize(json.loads(args.spec), args.weights, args.data, args.calibration_list, args.out)
+    return 0
+
+
+def _run_spec(text: str):
+    from .harness.spec import RunSpec
+
+    return RunSpec.model_validate_json(text)
+
+
+def _cmd_loadgen(args: argparse.Namespace) -> int:
+    from .harness.steps import loadgen_job
+
+    loadgen_job(_run_spec(args.spec), args.model, args.data, args.out, ranging_file=args.ranging,
+                detected_file=args.detected)
+    return 0
+
+
+def _cmd_range(args: argparse.Namespace) -> int:
+    from .harness.steps import range_job
+
+    outcome = range_job(_run_spec(args.spec), args.model, args.data, args.out)
+    shown = {k: v for k, v in outcome.items() if k != "trials"}
+    print(f"ranging: {shown}", file=sys.stderr)
+    return 0
+
+
+def _cmd_accuracy(args: argparse.Namespace) -> int:
+    from .harness.steps import accuracy_job
+
+    accuracy_job(args.run, args.data, args.out, benchmark=args.benchmark, reference=args.reference,
+                 target_fraction=args.target_fraction)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchwright", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"benchwright {__version__}")
@@ -145,6 +190,46 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run-rule version pin, e.g. 'mlcommons-loadgen=>=6.0.16' (repeatable; recorded)")
     p.add_argument("--enforce-pins", action="store_true", help="stop when a pin is broken (submission mode)")
     p.set_defaults(func=_cmd_detect)
+
+    p = sub.add_parser("train-reference", help="train the seeded FP32 reference model of a benchmark")
+    p.add_argument("--spec", required=True, help="model and training recipe as JSON (the DAG resolves it)")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--out", required=True, help="folder for weights.pt and record.json")
+    p.add_argument("--threads", type=int, help="torch threads (the same count gives the same weights)")
+    p.set_defaults(func=_cmd_train_reference)
+
+    p = sub.add_parser("quantize", help="post-training static INT8 quantization on the fixed calibration set")
+    p.add_argument("--spec", required=True, help="architecture, parameters and calibration_sha256 as JSON")
+    p.add_argument("--weights", required=True, help="folder with the FP32 weights.pt")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--calibration-list", required=True, help="file of calibration sample ids")
+    p.add_argument("--out", required=True, help="folder for model.pt and calibration.json")
+    p.set_defaults(func=_cmd_quantize)
+
+    p = sub.add_parser("loadgen", help="one MLPerf LoadGen run (performance or accuracy) of a model")
+    p.add_argument("--spec", required=True, help="the run's RunSpec as JSON (the DAG resolves it)")
+    p.add_argument("--model", required=True, help="model folder of the run's precision")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--out", required=True, help="run folder (LoadGen logs, user.conf, record.json)")
+    p.add_argument("--ranging", help="ranging result whose target/expected QPS the run uses")
+    p.add_argument("--detected", help="detection record of the system, copied into the run record")
+    p.set_defaults(func=_cmd_loadgen)
+
+    p = sub.add_parser("range", help="find Offline's expected QPS or the highest VALID Server QPS")
+    p.add_argument("--spec", required=True, help="the run's RunSpec as JSON")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="ranging result (JSON)")
+    p.set_defaults(func=_cmd_range)
+
+    p = sub.add_parser("accuracy", help="score an accuracy run and check it against the benchmark's target")
+    p.add_argument("--run", required=True, help="an AccuracyOnly run folder")
+    p.add_argument("--data", required=True, help="preprocessed data folder (labels)")
+    p.add_argument("--out", required=True, help="accuracy.txt, written only when the target is met")
+    p.add_argument("--benchmark", required=True)
+    p.add_argument("--reference", type=float, required=True, help="reference accuracy in percent")
+    p.add_argument("--target-fraction", type=float, required=True, help="0.99 or 0.999")
+    p.set_defaults(func=_cmd_accuracy)
     return parser
 
 
@@ -153,8 +238,11 @@ def _step_errors() -> tuple[type[BaseException], ...]:
     from .data.archive import UnsafeArchiveError
     from .data.fetch import FetchError
     from .data.preprocess import PreprocessError
+    from .models import UnknownArchitecture
+    from .models.steps import CalibrationError
+    from .models.train import TrainingError
 
-    return (FetchError, UnsafeArchiveError, PreprocessError)
+    return (FetchError, UnsafeArchiveError, PreprocessError, CalibrationError, TrainingError, UnknownArchitecture)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,6 +157,38 @@ class Plan:
         seeds = seq.generate_state(self.required_runs(benchmark), dtype=np.uint32)
         return tuple(int(s) for s in seeds)
 
+    def run_spec(self, benchmark: str, system: str, scenario: str, precision: str, mode: str):
+        """Everything one LoadGen run needs (benchwright.harness.spec.RunSpec), from campaign, benchmark, SKU."""
+        from .harness.spec import RunSpec
+
+        bench, sku, c = self.benchmarks[benchmark], self.systems[system], self.campaign
+        inf = bench.inference
+        assert inf is not None
+        constraints = inf.scenarios[Scenario(scenario)]
+        tuning = sku.tuning.get(benchmark)
+        tune = tuning.scenarios.get(Scenario(scenario)) if tuning else None
+        smoke = c.mode is RunMode.smoke
+        latency = constraints.target_latency_ms
+        if scenario in ("SingleStream", "MultiStream") and tune and tune.target_latency_ms:
+            latency = tune.target_latency_ms  # the expected latency LoadGen sizes the run by
+        return RunSpec(
+            benchmark=benchmark, system=system, loadgen_model=inf.loadgen_model, scenario=scenario, mode=mode,
+            precision=precision, run_mode=c.mode, architecture=bench.model.architecture,
+            model_parameters=bench.model.parameters,
+            batch_size=tune.batch_size if tune else 1,
+            threads=(tune.threads if tune and tune.threads else 1),
+            batching_timeout_us=tune.batching_timeout_us if tune else 2000,
+            target_qps=tune.target_qps if tune else None,
+            expected_qps=tune.expected_qps if tune else None,
+            target_latency_ms=latency,
+            target_latency_percentile=constraints.target_latency_percentile if scenario != "Offline" else None,
+            samples_per_query=constraints.samples_per_query,
+            performance_sample_count=inf.performance_sample_count,
+            min_duration_ms=self.min_duration_ms() if smoke or c.loadgen.min_duration_ms else None,
+            min_query_count=c.loadgen.min_query_count,
+            seeds=c.loadgen.seeds,
+        )
+
     def min_duration_ms(self) -> int:
         """LoadGen's minimum duration for performance runs in this campaign's mode."""
         lg = self.campaign.loadgen

@@ -32,12 +32,16 @@ wildcard_constraints:
     system="|".join(map(str, SYSTEMS)) or "(?!)",
     dataset="|".join(sorted({d for d, _ in DATASET_FILES})) or "(?!)",
     file="[A-Za-z0-9][A-Za-z0-9._-]*",
+    scenario="SingleStream|MultiStream|Server|Offline",
+    precision="fp32|fp16|bf16|int8",
+    mode="performance|accuracy",
 
 
 def all_targets():
     """Every final output of the campaign."""
     targets = [f"results/data/{name}" for name in BENCHMARKS]
     targets += [f"results/systems/{sku}/detected.json" for sku in PLAN.systems_in_use]
+    targets += inference_targets()
     return targets
 
 
@@ -95,3 +99,111 @@ def detect_args(wildcards):
     if PLAN.campaign.mode.value == "submission":
         args.append("--enforce-pins")
     return args
+
+
+# --- models and inference -------------------------------------------------------------------------------
+
+RANGED_SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
+
+
+def reference_spec(wildcards):
+    """Model and training recipe of the FP32 reference weights, as JSON."""
+    bench = BENCHMARKS[wildcards.benchmark]
+    training = bench.training
+    return json.dumps(
+        {
+            "architecture": bench.model.architecture,
+            "parameters": bench.model.parameters,
+            "optimizer": training.optimizer,
+            "hyperparameters": training.hyperparameters,
+            "epochs": training.max_epochs,
+            "seed": PLAN.campaign.seed,
+            "declared_accuracy": bench.accuracy.reference,
+        },
+        sort_keys=True,
+    )
+
+
+def weights_url_args(wildcards):
+    weights = BENCHMARKS[wildcards.benchmark].model.weights
+    return ["--url", weights.url, "--sha256", weights.sha256]
+
+
+def quantize_spec(wildcards):
+    bench = BENCHMARKS[wildcards.benchmark]
+    return json.dumps(
+        {
+            "architecture": bench.model.architecture,
+            "parameters": bench.model.parameters,
+            "calibration_sha256": bench.calibration.sha256,
+        },
+        sort_keys=True,
+    )
+
+
+def calibration_list(wildcards):
+    bench = BENCHMARKS[wildcards.benchmark]
+    return f"{PLAN.campaign.paths.benchmarks}/{bench.calibration.sample_list}"
+
+
+def model_input(wildcards):
+    """The model file a run of this precision loads (int8: the quantized model; fp32/bf16: the weights)."""
+    if wildcards.precision == "int8":
+        return f"results/models/{wildcards.benchmark}/int8/model.pt"
+    return f"results/models/{wildcards.benchmark}/fp32/weights.pt"
+
+
+def model_dir(wildcards):
+    return "results/models/{}/{}".format(
+        wildcards.benchmark, "int8" if wildcards.precision == "int8" else "fp32"
+    )
+
+
+def run_spec(wildcards, mode=None):
+    """The RunSpec of one LoadGen run, as JSON (a change re-runs exactly that run)."""
+    spec = PLAN.run_spec(
+        wildcards.benchmark,
+        wildcards.system,
+        wildcards.scenario,
+        wildcards.precision,
+        mode or wildcards.mode,
+    )
+    return spec.model_dump_json()
+
+
+def ranging_spec(wildcards):
+    return run_spec(wildcards, mode="performance")
+
+
+def ranging_input(wildcards):
+    """Performance runs are sized by the ranging result of their SKU (QPS or expected latency)."""
+    if wildcards.mode == "performance" and wildcards.scenario in RANGED_SCENARIOS:
+        return [
+            f"results/ranging/{wildcards.system}/{wildcards.benchmark}/{wildcards.precision}/{wildcards.scenario}.json"
+        ]
+    return []
+
+
+def ranging_args(wildcards):
+    return [arg for path in ranging_input(wildcards) for arg in ("--ranging", path)]
+
+
+def accuracy_args(wildcards):
+    acc = BENCHMARKS[wildcards.benchmark].accuracy
+    return [
+        "--benchmark",
+        wildcards.benchmark,
+        "--reference",
+        str(acc.reference),
+        "--target-fraction",
+        str(acc.target_fraction),
+    ]
+
+
+def inference_targets():
+    """Every performance run and every passed accuracy check of the campaign."""
+    out = []
+    for job in PLAN.inference_jobs:
+        base = f"results/inference/{job.system}/{job.benchmark}/{job.precision.value}/{job.scenario.value}"
+        out += [f"{base}/performance", f"{base}/accuracy.txt"]
+    return out

@@ -1,0 +1,1 @@
+"""The LoadGen harness: settings, system under test, query sample library, runs, logs and accuracy."""

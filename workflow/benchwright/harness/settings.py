@@ -1,0 +1,74 @@
+"""LoadGen TestSettings from a RunSpec, through a generated user.conf on top of LoadGen's built-in mlperf.conf.
+
+``FromConfig`` is called exactly once per settings object (LoadGen logs "Multiple conf files are used" as an
+error otherwise). Nothing here touches the seeds or durations in submission mode: those come from mlperf.conf.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlperf_loadgen as lg
+
+from ..fsutil import atomic_write_text
+from ..schemas.base import RunMode
+from .spec import RunSpec
+
+SCENARIOS = {
+    "SingleStream": lg.TestScenario.SingleStream,
+    "MultiStream": lg.TestScenario.MultiStream,
+    "Server": lg.TestScenario.Server,
+    "Offline": lg.TestScenario.Offline,
+}
+MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.AccuracyOnly}
+
+
+def user_conf(spec: RunSpec) -> str:
+    """The user.conf text: the SKU's tuning and the campaign's overrides, in LoadGen's key = value form."""
+    model, scenario = spec.loadgen_model, spec.scenario.value
+    lines = [f"# benchwright user.conf: {spec.benchmark} on {spec.system}, {scenario}, {spec.precision.value}, "
+             f"{spec.run_mode.value} mode"]
+
+    def put(key: str, value: object, where: str = scenario) -> None:
+        lines.append(f"{model}.{where}.{key} = {value}")
+
+    put("performance_sample_count_override", spec.performance_sample_count, "*")
+    if spec.scenario.value == "Server":
+        if spec.target_qps is not None:
+            put("target_qps", _num(spec.target_qps))
+        if spec.target_latency_ms is not None:
+            put("target_latency", _num(spec.target_latency_ms))
+    elif spec.scenario.value == "Offline":
+        if spec.expected_qps is not None:
+            put("target_qps", _num(spec.expected_qps))
+    elif spec.target_latency_ms is not None:
+        put("target_latency", _num(spec.target_latency_ms))
+    if spec.scenario.value == "MultiStream" and spec.samples_per_query is not None:
+        put("samples_per_query", spec.samples_per_query)
+    if spec.target_latency_percentile is not None and spec.scenario.value != "Offline":
+        put("target_latency_percentile", _num(spec.target_latency_percentile))
+    if spec.min_duration_ms is not None:
+        put("min_duration", spec.min_duration_ms)
+    if spec.min_query_count is not None:
+        put("min_query_count", spec.min_query_count)
+    if spec.seeds is not None:
+        if spec.run_mode is RunMode.submission:
+            raise ValueError("a submission run cannot override LoadGen's seeds")
+        for key, value in spec.seeds.model_dump().items():
+            put(key, value, "*")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}" if float(value) != int(value) else str(int(value))
+
+
+def test_settings(spec: RunSpec, run_dir: str | Path) -> lg.TestSettings:
+    """Write ``run_dir/user.conf`` and return the settings LoadGen will run with."""
+    path = Path(run_dir) / "user.conf"
+    atomic_write_text(path, user_conf(spec))
+    settings = lg.TestSettings()
+    settings.FromConfig(str(path), spec.loadgen_model, spec.scenario.value)
+    settings.scenario = SCENARIOS[spec.scenario.value]
+    settings.mode = MODES[spec.mode]
+    return settings

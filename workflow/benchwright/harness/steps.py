@@ -1,0 +1,263 @@
+"""DAG steps of the inference stage: a LoadGen run, performance ranging, and the accuracy check."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..data.preprocess import load_split
+from ..errors import BenchwrightError
+from ..fsutil import atomic_write_json, sha256_file, staging_dir
+from ..schemas.base import Scenario
+from .spec import RunSpec
+
+RECORD_VERSION = 1
+SERVER_MARGIN = 0.9
+"""The Server run starts at this fraction of the highest VALID QPS found by ranging (short runs are optimistic)."""
+SERVER_STEP_DOWN = 0.9
+SERVER_ATTEMPTS = 4
+"""An INVALID Server run is repeated at SERVER_STEP_DOWN times the QPS, up to SERVER_ATTEMPTS runs in all;
+every attempt is recorded, so the result shows how far from the ranging estimate it landed."""
+OFFLINE_MARGIN = 1.25
+"""Offline's expected QPS is the measured throughput times this, so the run is never shorter than its minimum."""
+LATENCY_MARGIN = 0.5
+"""SingleStream/MultiStream's expected latency is the measured median times this: LoadGen pre-generates queries
+for the minimum duration at the expected latency, and runs out (INVALID) when the model is faster."""
+
+
+class InvalidRun(BenchwrightError):
+    """LoadGen judged a performance run INVALID."""
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def model_file(model_dir: str | os.PathLike[str], precision: str) -> Path:
+    return Path(model_dir) / ("model.pt" if precision == "int8" else "weights.pt")
+
+
+def _setup(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str]):
+    import torch
+
+    from ..models.predictor import load_predictor
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores // spec.threads))
+    images, labels, sample_ids = load_split(data_dir, "val")
+    predictor = load_predictor(model_dir, spec.precision.value, architecture=spec.architecture,
+                               parameters=spec.model_parameters, example=torch.from_numpy(images[:1]))
+    return predictor, images
+
+
+def apply_ranging(spec: RunSpec, ranging: dict[str, Any] | None) -> RunSpec:
+    if not ranging:
+        return spec
+    if spec.scenario.value == "Server":
+        return spec.model_copy(update={"target_qps": ranging["target_qps"]})
+    if spec.scenario.value == "Offline":
+        return spec.model_copy(update={"expected_qps": ranging["expected_qps"]})
+    return spec.model_copy(update={"target_latency_ms": ranging["expected_latency_ms"]})
+
+
+def _attempt(spec: RunSpec, model_dir: str, data_dir: str, staging: str, audit_config: str | None, conn: Any) -> None:
+    from .run import run_loadgen
+
+    try:
+        predictor, images = _setup(spec, model_dir, data_dir)
+        conn.send(("ok", run_loadgen(spec, predictor, images, staging, audit_config=audit_config)))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
+        conn.send(("error", repr(exc)))
+
+
+def _in_fresh_process(spec: RunSpec, model_dir: Any, data_dir: Any, staging: Path, audit_config: str | None):
+    """Run LoadGen in a new process: LoadGen counts config loads per process, and a second run in the same
+    process logs "Multiple conf files are used", which no submission may contain."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_attempt, args=(spec, str(model_dir), str(data_dir), str(staging), audit_config, child))
+    proc.start()
+    child.close()
+    try:
+        status, payload = parent.recv()
+    except EOFError:
+        status, payload = "error", f"the LoadGen process died (exit code {proc.exitcode})"
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"LoadGen attempt failed: {payload}")
+    return payload
+
+
+def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
+                out_dir: str | os.PathLike[str], *, ranging_file: str | os.PathLike[str] | None = None,
+                detected_file: str | os.PathLike[str] | None = None,
+                audit_config: str | None = None, require_valid: bool = True) -> dict[str, Any]:
+    """Run LoadGen and place its logs, user.conf and record.json in ``out_dir`` atomically.
+
+    A performance run that LoadGen judges INVALID is kept as ``<out_dir>.invalid`` for inspection and fails.
+    """
+    from .logs import read_run
+    from .run import run_loadgen
+
+    ranging = json.loads(Path(ranging_file).read_text()) if ranging_file else None
+    spec = apply_ranging(spec, ranging)
+    predictor, images = _setup(spec, model_dir, data_dir)
+    out = Path(out_dir)
+    attempts: list[dict[str, Any]] = []
+    tries = SERVER_ATTEMPTS if spec.scenario.value == "Server" and spec.mode == "performance" else 1
+    for attempt in range(1, tries + 1):
+        staging = staging_dir(out)
+        try:
+            if attempt == 1:
+                outcome = run_loadgen(spec, predictor, images, staging, audit_config=audit_config)
+            else:
+                outcome = _in_fresh_process(spec, model_dir, data_dir, staging, audit_config)
+            result = read_run(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        attempts.append({"target_qps": spec.target_qps, "validity": result.result_validity,
+                         "metric": result.metric_value, "p99_ns": result.latency.p99_ns})
+        if result.result_validity == "VALID" or attempt == tries:
+            break
+        shutil.rmtree(staging, ignore_errors=True)
+        lower = round(spec.target_qps * SERVER_STEP_DOWN, 1)
+        _log(f"Server run at {spec.target_qps} QPS is INVALID ({result.invalid_reason}); retrying at {lower} QPS")
+        spec = spec.model_copy(update={"target_qps": lower})
+    try:
+        record = {
+            "version": RECORD_VERSION,
+            "spec": spec.model_dump(mode="json"),
+            "smoke": spec.run_mode.value == "smoke",
+            "result": result.model_dump(mode="json"),
+            "attempts": attempts,
+            "sut": {"samples_issued": outcome.issued, "samples_completed": outcome.completed,
+                    "batches": outcome.batches, "wall_s": round(outcome.wall_s, 3)},
+            "model_sha256": sha256_file(model_file(model_dir, spec.precision.value)),
+            "ranging": ranging,
+            "detected": json.loads(Path(detected_file).read_text())["effective"] if detected_file else None,
+        }
+        atomic_write_json(staging / "record.json", record)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    invalid = spec.mode == "performance" and result.result_validity != "VALID"
+    target = out.with_name(out.name + ".invalid") if invalid and require_valid else out
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(staging, target)
+    if result.errors:
+        _log(f"LoadGen reported {len(result.errors)} error(s): {result.errors[:3]}")
+    if invalid and require_valid:
+        raise InvalidRun(
+            f"benchwright: the {spec.scenario.value} {spec.precision.value} performance run of {spec.benchmark} on "
+            f"{spec.system} is INVALID ({result.invalid_reason or 'see the summary'}).\n"
+            f"  logs: {target}/mlperf_log_summary.txt\n"
+            "  fix: for Server lower target_qps (or let ranging find it), for Offline raise expected_qps, "
+            "for SingleStream/MultiStream check target_latency_ms in the SKU's tuning")
+    _log(f"{spec.scenario.value} {spec.precision.value} {spec.mode}: {result.metric} = {result.metric_value} "
+         f"{result.metric_unit}, {result.result_validity or 'accuracy run'}")
+    return record
+
+
+def _short(spec: RunSpec, **update: Any) -> RunSpec:
+    duration = 2000 if spec.run_mode.value == "smoke" else 10000
+    return spec.model_copy(update={"mode": "performance", "min_duration_ms": min(duration, spec.min_duration_ms or duration),
+                                   "progress_interval_s": 60.0, **update})
+
+
+def _bisect_server(spec: RunSpec, throughput: float, steps: int, trial: Any, trials: list) -> dict[str, Any]:
+    lo, hi = 0.0, throughput  # Server can never sustain more than the Offline throughput
+    best = None
+    for i in range(steps):
+        qps = hi if i == 0 else (lo + hi) / 2
+        result = trial(_short(spec, target_qps=round(qps, 1)), f"server-{i}")
+        if result.result_validity == "VALID":
+            best, lo = qps, qps
+            if i == 0:
+                break  # the Offline throughput itself meets the latency bound
+        else:
+            hi = qps
+    if best is None:
+        raise InvalidRun(f"benchwright: no Server QPS between 0 and {throughput:.0f} was VALID for {spec.benchmark} on "
+                         f"{spec.system} within the {spec.target_latency_ms} ms latency bound; check the SKU's "
+                         f"batch_size and batching_timeout_us (trials: {trials})")
+    return {"scenario": "Server", "max_valid_qps": round(best, 1),
+            "target_qps": round(max(1.0, math.floor(best * SERVER_MARGIN)), 1), "offline_qps": throughput}
+
+
+def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
+              out_file: str | os.PathLike[str], *, work_dir: str | os.PathLike[str] | None = None,
+              steps: int = 6) -> dict[str, Any]:
+    """Size a scenario's run from short runs: Offline's expected QPS (one run), the highest VALID Server QPS
+    (bisection under the Offline throughput), SingleStream/MultiStream's expected latency (one run)."""
+    import tempfile
+
+    from .logs import read_run
+    from .run import run_loadgen
+
+    predictor, images = _setup(spec, model_dir, data_dir)
+    scratch = Path(work_dir or tempfile.mkdtemp(prefix="benchwright-ranging-"))
+    trials: list[dict[str, Any]] = []
+
+    def trial(s: RunSpec, name: str) -> Any:
+        run_loadgen(s, predictor, images, scratch / name, emit=lambda m: None)
+        result = read_run(scratch / name)
+        trials.append({"target_qps": s.target_qps, "expected_qps": s.expected_qps,
+                       "validity": result.result_validity, "metric": result.metric_value,
+                       "p99_ns": result.latency.p99_ns})
+        _log(f"ranging {s.scenario.value}: {name}: {result.metric} {result.metric_value}, {result.result_validity}")
+        return result
+
+    if spec.scenario.value in ("SingleStream", "MultiStream"):
+        result = trial(_short(spec), "latency-0")
+        median_ms = (result.latency.p50_ns or 1_000_000) / 1e6
+        outcome: dict[str, Any] = {"scenario": spec.scenario.value, "measured_p50_ms": round(median_ms, 4),
+                                   "expected_latency_ms": round(max(0.001, median_ms * LATENCY_MARGIN), 4)}
+    else:
+        guess = spec.expected_qps or 1000.0
+        offline = trial(_short(spec.model_copy(update={"scenario": Scenario.Offline}), expected_qps=guess,
+                               target_qps=None, target_latency_ms=None, target_latency_percentile=None), "offline-0")
+        throughput = float(offline.metric_value or guess)
+        if spec.scenario.value == "Offline":
+            outcome = {"scenario": "Offline", "expected_qps": round(throughput * OFFLINE_MARGIN, 1),
+                       "measured_qps": throughput}
+        else:
+            outcome = _bisect_server(spec, throughput, steps, trial, trials)
+    outcome.update({"version": RECORD_VERSION, "benchmark": spec.benchmark, "system": spec.system,
+                    "precision": spec.precision.value, "trials": trials})
+    if work_dir is None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    atomic_write_json(out_file, outcome)
+    return outcome
+
+
+__all__ = ["InvalidRun", "apply_ranging", "loadgen_job", "range_job"]
+
+
+def accuracy_job(run_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str], out_file: str | os.PathLike[str],
+                 *, benchmark: str, reference: float, target_fraction: float) -> str:
+    """The accuracy script on an AccuracyOnly run: writes accuracy.txt (official form + hash line) when the
+    accuracy reaches reference x target_fraction; raises AccuracyBelowTarget otherwise (nothing written)."""
+    from ..fsutil import atomic_write_text
+    from .accuracy import check_accuracy, format_accuracy, read_accuracy_log, top1_accuracy
+
+    log = Path(run_dir) / "mlperf_log_accuracy.json"
+    _, labels, _ = load_split(data_dir, "val")
+    result = top1_accuracy(read_accuracy_log(log), labels)
+    text = format_accuracy(result, log)
+    _log(text.rstrip())
+    if result.total != len(labels):
+        raise InvalidRun(f"benchwright: the accuracy run {run_dir} answered {result.total} of {len(labels)} samples; "
+                         "an accuracy run must cover the whole sample set")
+    check_accuracy(result, benchmark=benchmark, reference=reference, target_fraction=target_fraction,
+                   log_path=log)
+    atomic_write_text(out_file, text)
+    return text

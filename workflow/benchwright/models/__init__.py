@@ -1,0 +1,29 @@
+"""Model architectures by name, as benchmark files refer to them (`model.architecture`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .digits import DigitsResNet
+
+ARCHITECTURES: dict[str, Callable[..., Any]] = {
+    "digits-resnet": DigitsResNet,
+}
+
+
+class UnknownArchitecture(ValueError):
+    pass
+
+
+def build(architecture: str, parameters: Mapping[str, Any]):
+    """Instantiate a registered architecture with the benchmark's parameters."""
+    try:
+        factory = ARCHITECTURES[architecture]
+    except KeyError:
+        raise UnknownArchitecture(f"unknown model architecture {architecture!r}; known: "
+                                  f"{', '.join(sorted(ARCHITECTURES))}") from None
+    try:
+        return factory(**parameters)
+    except TypeError as exc:
+        raise UnknownArchitecture(f"architecture {architecture!r} does not take these parameters: {exc}") from None

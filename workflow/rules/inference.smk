@@ -1,0 +1,79 @@
+# Inference: MLCommons LoadGen runs in every scenario, performance and accuracy, with ranging and accuracy checks.
+# Performance and ranging jobs take every core the run has, so no two measurements share the machine.
+
+
+rule range_performance:
+    input:
+        model=model_input,
+        data="results/data/{benchmark}",
+        detected="results/systems/{system}/detected.json",
+    output:
+        "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json",
+    log:
+        "logs/ranging/{system}/{benchmark}/{precision}/{scenario}.log",
+    threads: workflow.cores
+    params:
+        spec=ranging_spec,
+        model=model_dir,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright range --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
+        " --out {output:q} 2>&1 | tee {log:q}"
+
+
+rule loadgen_performance:
+    input:
+        model=model_input,
+        data="results/data/{benchmark}",
+        detected="results/systems/{system}/detected.json",
+        ranging=ranging_input,
+    output:
+        directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
+    log:
+        "logs/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.log",
+    benchmark:
+        "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
+    wildcard_constraints:
+        mode="performance",
+    threads: workflow.cores
+    params:
+        spec=run_spec,
+        model=model_dir,
+        ranging=ranging_args,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright loadgen --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
+        " --detected {input.detected:q} {params.ranging:q} --out {output:q} 2>&1 | tee {log:q}"
+
+
+use rule loadgen_performance as loadgen_accuracy with:
+    input:
+        model=model_input,
+        data="results/data/{benchmark}",
+        detected="results/systems/{system}/detected.json",
+    wildcard_constraints:
+        mode="accuracy",
+    threads: 1
+    params:
+        spec=run_spec,
+        model=model_dir,
+        ranging=[],
+
+
+rule accuracy_check:
+    input:
+        run="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
+        data="results/data/{benchmark}",
+    output:
+        "results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy.txt",
+    log:
+        "logs/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy_check.log",
+    params:
+        args=accuracy_args,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright accuracy --run {input.run:q} --data {input.data:q} {params.args:q}"
+        " --out {output:q} 2>&1 | tee {log:q}"
