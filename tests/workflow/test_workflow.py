@@ -24,7 +24,8 @@ def test_lint_is_clean():
 
 def test_dry_run_lists_every_stage(workdir):
     proc = snakemake(workdir, "-n")
-    for rule in ("download", "preprocess", "detect_system", "all"):
+    for rule in ("download", "preprocess", "detect_system", "train_reference", "quantize_int8", "range_performance",
+                 "loadgen_performance", "loadgen_accuracy", "accuracy_check", "all"):
         assert f"rule {rule}:" in proc.stdout, rule
 
 
@@ -81,8 +82,52 @@ def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(workdir):
     assert manifest["inputs"] == {"digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"}
     detected = json.loads((workdir / "results/systems/cpu-host/detected.json").read_text())
     assert detected["system"] == "cpu-host" and detected["differences"] == []
+    _assert_inference_results(workdir)
     again = snakemake(workdir, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _assert_inference_results(workdir):
+    """FP32 and INT8 in all four scenarios, performance and accuracy; every run VALID; records complete."""
+    fp32_accuracy = {}
+    for precision in ("fp32", "int8"):
+        for scenario in ("SingleStream", "MultiStream", "Server", "Offline"):
+            base = workdir / "results/inference/cpu-host/digits-cnn" / precision / scenario
+            record = json.loads((base / "performance/record.json").read_text())
+            result = record["result"]
+            assert result["result_validity"] == "VALID", (precision, scenario, result.get("invalid_reason"))
+            assert result["early_stopping_met"] is True
+            assert result["metric_value"] > 0 and result["errors"] == []
+            assert result["effective"]["min_duration_ms"] == 2000  # smoke mode, and labelled so
+            assert record["smoke"] is True and record["spec"]["run_mode"] == "smoke"
+            assert len(record["model_sha256"]) == 64 and record["detected"]["processor_model_name"]
+            for name in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "user.conf"):
+                assert (base / "performance" / name).stat().st_size > 0, name
+            assert (base / "accuracy/mlperf_log_accuracy.json").stat().st_size > 0
+            first, last = (base / "accuracy.txt").read_text().splitlines()
+            assert first.startswith("accuracy=") and first.endswith("total=1024") and last.startswith("hash=")
+            accuracy = float(first.split("=")[1].split("%")[0])
+            if precision == "fp32":
+                fp32_accuracy[scenario] = accuracy
+            else:
+                assert accuracy >= 0.99 * fp32_accuracy[scenario]
+
+
+def test_a_broken_model_fails_the_accuracy_check(workdir):
+    # An untrained model: the learning rate is zero, so the reference weights stay at their random start.
+    path = workdir / "config/benchmarks/digits-cnn.yaml"
+    bench = yaml.safe_load(path.read_text())
+    bench["training"]["hyperparameters"]["opt_base_learning_rate"] = 0.0
+    bench["training"]["max_epochs"] = 1
+    path.write_text(yaml.safe_dump(bench, sort_keys=False))
+    proc = snakemake(workdir, "--cores", "2", "results/inference/cpu-host/digits-cnn/fp32/Offline/accuracy.txt",
+                     check=False)
+    assert proc.returncode != 0
+    log = (workdir / "logs/inference/cpu-host/digits-cnn/fp32/Offline/accuracy_check.log").read_text()
+    assert "digits-cnn" in log and "96.679%" in log  # the benchmark and its target (97.656 x 0.99)
+    measured = float(log.split("accuracy=")[1].split("%")[0])
+    assert measured < 50 and f"{measured:.3f}%" in log.split("hash=")[1]  # stated in the failure message
+    assert not (workdir / "results/inference/cpu-host/digits-cnn/fp32/Offline/accuracy.txt").exists()
 
 
 def test_declared_hardware_that_is_absent_stops_the_run(workdir):

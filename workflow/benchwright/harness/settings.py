@@ -54,8 +54,8 @@ def user_conf(spec: RunSpec) -> str:
     if spec.seeds is not None:
         if spec.run_mode is RunMode.submission:
             raise ValueError("a submission run cannot override LoadGen's seeds")
-        for key, value in spec.seeds.model_dump().items():
-            put(key, value, "*")
+        # LoadGen reads seeds only from its own mlperf.conf; test_settings sets them on the settings object.
+        lines.append(f"# seeds overridden (smoke mode): {spec.seeds.model_dump()}")
     return "\n".join(lines) + "\n"
 
 
@@ -63,12 +63,33 @@ def _num(value: float) -> str:
     return f"{value:g}" if float(value) != int(value) else str(int(value))
 
 
+_loads_in_this_process = 0
+
+
+class SettingsAlreadyLoaded(RuntimeError):
+    """LoadGen applies mlperf.conf only once per process; a second run here would use LoadGen's defaults."""
+
+
 def test_settings(spec: RunSpec, run_dir: str | Path) -> lg.TestSettings:
-    """Write ``run_dir/user.conf`` and return the settings LoadGen will run with."""
+    """Write ``run_dir/user.conf`` and return the settings LoadGen will run with.
+
+    Call it once per process (see benchwright.harness.isolate): LoadGen applies its built-in mlperf.conf only
+    on the first FromConfig of a process, and later settings would silently miss the official values.
+    """
+    global _loads_in_this_process
+    if _loads_in_this_process:
+        raise SettingsAlreadyLoaded(
+            "LoadGen settings were already loaded in this process; LoadGen would not apply mlperf.conf again "
+            "(official seeds and durations). Run each LoadGen test in a fresh process "
+            "(benchwright.harness.isolate.call_in_fresh_process).")
+    _loads_in_this_process += 1
     path = Path(run_dir) / "user.conf"
     atomic_write_text(path, user_conf(spec))
     settings = lg.TestSettings()
     settings.FromConfig(str(path), spec.loadgen_model, spec.scenario.value)
     settings.scenario = SCENARIOS[spec.scenario.value]
     settings.mode = MODES[spec.mode]
+    if spec.seeds is not None:
+        for key, value in spec.seeds.model_dump().items():
+            setattr(settings, key, value)
     return settings

@@ -65,34 +65,19 @@ def apply_ranging(spec: RunSpec, ranging: dict[str, Any] | None) -> RunSpec:
     return spec.model_copy(update={"target_latency_ms": ranging["expected_latency_ms"]})
 
 
-def _attempt(spec: RunSpec, model_dir: str, data_dir: str, staging: str, audit_config: str | None, conn: Any) -> None:
+def _attempt(spec: RunSpec, model_dir: str, data_dir: str, staging: str, audit_config: str | None) -> Any:
+    """One LoadGen run with the model loaded; meant to run in a fresh process."""
     from .run import run_loadgen
 
-    try:
-        predictor, images = _setup(spec, model_dir, data_dir)
-        conn.send(("ok", run_loadgen(spec, predictor, images, staging, audit_config=audit_config)))
-    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
-        conn.send(("error", repr(exc)))
+    predictor, images = _setup(spec, model_dir, data_dir)
+    return run_loadgen(spec, predictor, images, staging, audit_config=audit_config)
 
 
 def _in_fresh_process(spec: RunSpec, model_dir: Any, data_dir: Any, staging: Path, audit_config: str | None):
-    """Run LoadGen in a new process: LoadGen counts config loads per process, and a second run in the same
-    process logs "Multiple conf files are used", which no submission may contain."""
-    import multiprocessing
+    """A LoadGen run in a process of its own (LoadGen applies mlperf.conf once per process)."""
+    from .isolate import call_in_fresh_process
 
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_attempt, args=(spec, str(model_dir), str(data_dir), str(staging), audit_config, child))
-    proc.start()
-    child.close()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        status, payload = "error", f"the LoadGen process died (exit code {proc.exitcode})"
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"LoadGen attempt failed: {payload}")
-    return payload
+    return call_in_fresh_process(_attempt, spec, str(model_dir), str(data_dir), str(staging), audit_config)
 
 
 def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
@@ -106,16 +91,18 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
     from .logs import read_run
     from .run import run_loadgen
 
+    from .settings import _loads_in_this_process
+
     ranging = json.loads(Path(ranging_file).read_text()) if ranging_file else None
     spec = apply_ranging(spec, ranging)
-    predictor, images = _setup(spec, model_dir, data_dir)
     out = Path(out_dir)
     attempts: list[dict[str, Any]] = []
     tries = SERVER_ATTEMPTS if spec.scenario.value == "Server" and spec.mode == "performance" else 1
     for attempt in range(1, tries + 1):
         staging = staging_dir(out)
         try:
-            if attempt == 1:
+            if attempt == 1 and not _loads_in_this_process:  # this process's first LoadGen run
+                predictor, images = _setup(spec, model_dir, data_dir)
                 outcome = run_loadgen(spec, predictor, images, staging, audit_config=audit_config)
             else:
                 outcome = _in_fresh_process(spec, model_dir, data_dir, staging, audit_config)
@@ -201,14 +188,13 @@ def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | 
     import tempfile
 
     from .logs import read_run
-    from .run import run_loadgen
 
-    predictor, images = _setup(spec, model_dir, data_dir)
     scratch = Path(work_dir or tempfile.mkdtemp(prefix="benchwright-ranging-"))
     trials: list[dict[str, Any]] = []
 
     def trial(s: RunSpec, name: str) -> Any:
-        run_loadgen(s, predictor, images, scratch / name, emit=lambda m: None)
+        # Each trial in a process of its own, so it runs with the official mlperf.conf like the real run.
+        _in_fresh_process(s, model_dir, data_dir, scratch / name, None)
         result = read_run(scratch / name)
         trials.append({"target_qps": s.target_qps, "expected_qps": s.expected_qps,
                        "validity": result.result_validity, "metric": result.metric_value,

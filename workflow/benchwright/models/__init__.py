@@ -16,8 +16,18 @@ class UnknownArchitecture(ValueError):
     pass
 
 
-def build(architecture: str, parameters: Mapping[str, Any]):
-    """Instantiate a registered architecture with the benchmark's parameters."""
+def build(architecture: str, parameters: Mapping[str, Any], *, seed: int | None = None):
+    """Instantiate a registered architecture with the benchmark's parameters.
+
+    With ``seed``, the initial weights are drawn from a generator seeded with it, so training from them is
+    reproducible; the global RNG state is left as it was.
+    """
+    if seed is not None:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build(architecture, parameters)
     try:
         factory = ARCHITECTURES[architecture]
     except KeyError:

@@ -40,7 +40,7 @@ def train_reference(spec: Mapping[str, Any], data_dir: str | os.PathLike[str], o
     out = Path(out_dir)
     train_xy = load_split(data_dir, "train")[:2]
     val_xy = load_split(data_dir, "val")[:2]
-    model = build(spec["architecture"], spec["parameters"])
+    model = build(spec["architecture"], spec["parameters"], seed=int(spec["seed"]))
     result = train(model, train_xy, val_xy, optimizer=spec["optimizer"], hyperparameters=spec["hyperparameters"],
                    seed=int(spec["seed"]), max_epochs=int(spec["epochs"]), threads=threads,
                    on_epoch_end=lambda s: _log(f"reference training: epoch {s.epoch}, loss {s.train_loss:.4f}, "

@@ -1,0 +1,50 @@
+"""Run a function in a new Python process (spawn) and return its result or raise its exception.
+
+LoadGen applies its built-in mlperf.conf only on the first ``TestSettings.FromConfig`` of a process: every later
+settings object silently gets LoadGen's defaults (seed 0, 10 s minimum duration) and the run logs "Multiple conf
+files are used". So every LoadGen run whose settings matter runs in a process of its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ChildProcessDied(RuntimeError):
+    pass
+
+
+def _child(conn: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        result: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        result = ("error", exc)
+    try:
+        conn.send(result)
+    except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+        conn.send(("error", RuntimeError(f"{result[0]}: {result[1]!r} (could not be sent back: {exc})")))
+
+
+def call_in_fresh_process(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a spawned process; ``fn`` and its arguments must be picklable."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, fn, args, kwargs), name=getattr(fn, "__name__", "child"))
+    proc.start()
+    child.close()
+    try:
+        status, payload = parent.recv()
+    except EOFError:
+        proc.join()
+        raise ChildProcessDied(f"the process running {getattr(fn, '__name__', fn)} died "
+                               f"(exit code {proc.exitcode})") from None
+    finally:
+        parent.close()
+    proc.join()
+    if status == "error":
+        raise payload
+    return payload
