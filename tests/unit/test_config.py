@@ -324,3 +324,16 @@ def test_override_file_is_named_for_the_field_it_sets(config_tree, tmp_path):
     with pytest.raises(CampaignError) as info:
         load_plan(merged, [base, override], root=config_tree.root)
     assert info.value.problems[0].file == "override.yaml"
+
+
+def test_shipped_submission_campaign_keeps_official_settings(config_tree):
+    from benchwright.config import load_plan
+
+    override = config_tree.root / "config/campaigns/submission-offline.yaml"
+    base = config_tree.root / "config/config.yaml"
+    merged = {**config_tree.campaign, **read_yaml(override)}
+    plan = load_plan(merged, [base, override], root=config_tree.root)
+    assert plan.campaign.mode.value == "submission"
+    assert [(j.scenario.value, j.precision.value) for j in plan.inference_jobs] == [("Offline", "int8")]
+    spec = plan.run_spec("digits-cnn", "cpu-host", "Offline", "int8", "performance")
+    assert spec.min_duration_ms is None and spec.seeds is None and spec.run_mode.value == "submission"

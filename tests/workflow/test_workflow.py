@@ -29,6 +29,12 @@ def test_dry_run_lists_every_stage(workdir):
         assert f"rule {rule}:" in proc.stdout, rule
 
 
+def test_rule_graph_builds_without_cores(workdir):
+    # `snakemake --rulegraph` and `snakemake -n` must work without --cores (thread counts come from the SKUs).
+    proc = snakemake(workdir, "--forceall", "--rulegraph")
+    assert "loadgen_performance" in proc.stdout and "train_reference" in proc.stdout
+
+
 def test_bad_config_stops_before_any_job(workdir):
     (workdir / "bad.yaml").write_text("mode: submission\nloadgen: {min_duration_ms: 1000}\n")
     proc = snakemake(workdir, "--cores", "1", "--configfile", "bad.yaml", check=False)

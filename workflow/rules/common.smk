@@ -103,6 +103,17 @@ def detect_args(wildcards):
 
 # --- models and inference -------------------------------------------------------------------------------
 
+WHOLE_MACHINE = 1024  # Snakemake caps a job's threads at --cores: a measurement takes every core it is given
+
+
+def measurement_threads(wildcards):
+    """A performance measurement takes the whole node of its SKU, so no two measurements share a machine."""
+    host = SYSTEMS[wildcards.system].host
+    if host.processor_core_count == "auto":
+        return WHOLE_MACHINE
+    return host.processor_core_count * host.processors_per_node
+
+
 RANGED_SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 
 

@@ -11,7 +11,7 @@ rule range_performance:
         "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json",
     log:
         "logs/ranging/{system}/{benchmark}/{precision}/{scenario}.log",
-    threads: workflow.cores
+    threads: measurement_threads
     params:
         spec=ranging_spec,
         model=model_dir,
@@ -36,7 +36,7 @@ rule loadgen_performance:
         "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
     wildcard_constraints:
         mode="performance",
-    threads: workflow.cores
+    threads: measurement_threads
     params:
         spec=run_spec,
         model=model_dir,
