@@ -337,3 +337,10 @@ def test_shipped_submission_campaign_keeps_official_settings(config_tree):
     assert [(j.scenario.value, j.precision.value) for j in plan.inference_jobs] == [("Offline", "int8")]
     spec = plan.run_spec("digits-cnn", "cpu-host", "Offline", "int8", "performance")
     assert spec.min_duration_ms is None and spec.seeds is None and spec.run_mode.value == "submission"
+
+
+def test_trained_weights_need_a_recipe(config_tree):
+    config_tree.edit("benchmarks", "digits-cnn", lambda d: d.pop("training"))
+    config_tree.campaign["benchmarks"]["digits-cnn"]["training"] = False
+    rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="",
+             message="needs a `training` section", fix="")

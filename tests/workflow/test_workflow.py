@@ -151,3 +151,22 @@ def test_declared_hardware_that_is_absent_stops_the_run(workdir):
     snakemake(workdir, "--cores", "1", "results/systems/a100-sxm4-80gb-x8/detected.json")
     record = json.loads((workdir / "results/systems/a100-sxm4-80gb-x8/detected.json").read_text())
     assert record["differences_accepted"] is True
+
+
+def test_published_weights_are_fetched_and_verified(workdir, file_server, tmp_path):
+    # A benchmark whose FP32 weights are published: they go through `benchwright fetch` (sha256 verified).
+    import torch
+
+    from benchwright.models import build
+
+    base, served = file_server
+    weights = served / "digits.pt"
+    torch.save(build("digits-resnet", {"width": 32, "blocks": 2, "classes": 10}, seed=1).state_dict(), weights)
+    path = workdir / "config/benchmarks/digits-cnn.yaml"
+    bench = yaml.safe_load(path.read_text())
+    bench["model"]["weights"] = {"url": f"{base}/digits.pt", "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    path.write_text(yaml.safe_dump(bench, sort_keys=False))
+    proc = snakemake(workdir, "--cores", "1", "-n", "results/models/digits-cnn/int8/model.pt")
+    assert "rule fetch_weights:" in proc.stdout and "rule train_reference:" not in proc.stdout
+    snakemake(workdir, "--cores", "1", "results/models/digits-cnn/fp32/weights.pt")
+    assert (workdir / "results/models/digits-cnn/fp32/weights.pt").read_bytes() == weights.read_bytes()

@@ -27,6 +27,10 @@ DATASET_FILES = PLAN.dataset_files()
 SYSTEMS_DIR = PLAN.campaign.paths.systems
 
 
+TRAINED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is not None]
+FETCHED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.url is not None]
+
+
 wildcard_constraints:
     benchmark="|".join(map(str, BENCHMARKS)) or "(?!)",
     system="|".join(map(str, SYSTEMS)) or "(?!)",

@@ -11,6 +11,8 @@ rule train_reference:
         "logs/models/{benchmark}/train_reference.log",
     benchmark:
         "results/timings/train_reference/{benchmark}.tsv"
+    wildcard_constraints:
+        benchmark="|".join(TRAINED_WEIGHTS) or "(?!)",
     threads: 2
     params:
         spec=reference_spec,
@@ -19,6 +21,22 @@ rule train_reference:
     shell:
         "benchwright train-reference --spec {params.spec:q} --data {input.data:q}"
         " --out results/models/{wildcards.benchmark}/fp32 --threads {threads} 2> {log:q}"
+
+
+rule fetch_weights:
+    output:
+        weights="results/models/{benchmark}/fp32/weights.pt",
+    log:
+        "logs/models/{benchmark}/fetch_weights.log",
+    wildcard_constraints:
+        benchmark="|".join(FETCHED_WEIGHTS) or "(?!)",
+    params:
+        args=weights_url_args,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright fetch {params.args:q} --out {output.weights:q}"
+        " --quarantine resources/quarantine/weights 2> {log:q}"
 
 
 rule quantize_int8:

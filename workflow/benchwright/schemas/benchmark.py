@@ -233,6 +233,8 @@ class Benchmark(Spec):
     def _has_a_part(self) -> Benchmark:
         if self.inference is None and self.training is None:
             raise ValueError("a benchmark needs an `inference` part, a `training` part, or both")
+        if self.model.weights.recipe == "reference-training" and self.training is None:
+            raise ValueError("`model.weights.recipe: reference-training` needs a `training` section (the recipe)")
         if self.inference and Precision.int8 in self.inference.precisions and self.calibration is None:
             raise ValueError("int8 is listed in inference.precisions but the benchmark has no `calibration` set")
         return self
