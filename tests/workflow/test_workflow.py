@@ -170,3 +170,21 @@ def test_published_weights_are_fetched_and_verified(workdir, file_server, tmp_pa
     assert "rule fetch_weights:" in proc.stdout and "rule train_reference:" not in proc.stdout
     snakemake(workdir, "--cores", "1", "results/models/digits-cnn/fp32/weights.pt")
     assert (workdir / "results/models/digits-cnn/fp32/weights.pt").read_bytes() == weights.read_bytes()
+
+
+def test_closed_division_adds_the_compliance_tests(workdir):
+    # The official benchmark name (resnet) in closed: TEST01 and TEST04 join the DAG for every scenario run.
+    bench = yaml.safe_load((workdir / "config/benchmarks/digits-cnn.yaml").read_text())
+    bench["name"] = "resnet"
+    (workdir / "config/benchmarks/resnet.yaml").write_text(yaml.safe_dump(bench, sort_keys=False))
+    campaign = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    campaign.update(division="closed", benchmarks={"resnet": {"systems": ["cpu-host"], "scenarios": ["Offline"],
+                                                              "precisions": ["int8"]}})
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
+    tuning = yaml.safe_load((workdir / "config/systems/cpu-host.yaml").read_text())
+    tuning["tuning"]["resnet"] = tuning["tuning"].pop("digits-cnn")
+    (workdir / "config/systems/cpu-host.yaml").write_text(yaml.safe_dump(tuning, sort_keys=False))
+    proc = snakemake(workdir, "-n")
+    assert proc.stdout.count("rule compliance_test:") == 2
+    assert "results/inference/cpu-host/resnet/int8/Offline/TEST01" in proc.stdout
+    assert "results/inference/cpu-host/resnet/int8/Offline/TEST04" in proc.stdout

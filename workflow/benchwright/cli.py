@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=float, required=True, help="reference accuracy in percent")
     p.add_argument("--target-fraction", type=float, required=True, help="0.99 or 0.999")
     p.set_defaults(func=_cmd_accuracy)
+
+    from .harness.compliance import add_parser as add_compliance_parser
+
+    add_compliance_parser(sub)
     return parser
 
 

@@ -215,10 +215,25 @@ def accuracy_args(wildcards):
     ]
 
 
+def compliance_tests(benchmark):
+    """The compliance tests the campaign's division requires of a benchmark (closed: TEST01, TEST04, ...)."""
+    if not PLAN.rules.divisions[PLAN.campaign.division].compliance_tests:
+        return ()
+    official = PLAN.rules.inference.benchmarks.get(
+        BENCHMARKS[benchmark].inference.mlperf_benchmark or ""
+    )
+    return official.compliance_tests if official else ()
+
+
+def performance_run_spec(wildcards):
+    return run_spec(wildcards, mode="performance")
+
+
 def inference_targets():
-    """Every performance run and every passed accuracy check of the campaign."""
+    """Every performance run, passed accuracy check and required compliance test of the campaign."""
     out = []
     for job in PLAN.inference_jobs:
         base = f"results/inference/{job.system}/{job.benchmark}/{job.precision.value}/{job.scenario.value}"
         out += [f"{base}/performance", f"{base}/accuracy.txt"]
+        out += [f"{base}/{test}" for test in compliance_tests(job.benchmark)]
     return out

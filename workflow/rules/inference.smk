@@ -77,3 +77,29 @@ rule accuracy_check:
     shell:
         "benchwright accuracy --run {input.run:q} --data {input.data:q} {params.args:q}"
         " --out {output:q} 2>&1 | tee {log:q}"
+
+
+rule compliance_test:
+    input:
+        model=model_input,
+        data="results/data/{benchmark}",
+        performance="results/inference/{system}/{benchmark}/{precision}/{scenario}/performance",
+        accuracy="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
+    output:
+        directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
+    log:
+        "logs/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.log",
+    benchmark:
+        "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.tsv"
+    wildcard_constraints:
+        test="TEST01|TEST04",
+    threads: measurement_threads
+    params:
+        spec=performance_run_spec,
+        model=model_dir,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright compliance --test {wildcards.test} --spec {params.spec:q} --model {params.model:q}"
+        " --data {input.data:q} --performance-run {input.performance:q} --accuracy-run {input.accuracy:q}"
+        " --out {output:q} 2>&1 | tee {log:q}"
