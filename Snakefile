@@ -14,6 +14,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/systems.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/inference.smk"
+include: "workflow/rules/training.smk"
 
 
 rule all:

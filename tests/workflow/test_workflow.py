@@ -89,6 +89,7 @@ def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(workdir):
     detected = json.loads((workdir / "results/systems/cpu-host/detected.json").read_text())
     assert detected["system"] == "cpu-host" and detected["differences"] == []
     _assert_inference_results(workdir)
+    _assert_training_results(workdir)
     again = snakemake(workdir, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -117,6 +118,20 @@ def _assert_inference_results(workdir):
                 fp32_accuracy[scenario] = accuracy
             else:
                 assert accuracy >= 0.99 * fp32_accuracy[scenario]
+
+
+def _assert_training_results(workdir):
+    """Five seeded runs, each log passing the compliance checker with our rules, and the olympic-mean score."""
+    base = workdir / "results/training/cpu-host/digits-cnn"
+    records = [json.loads((base / f"run_{i}/record.json").read_text()) for i in range(5)]
+    seeds = [r["spec"]["seed"] for r in records]
+    assert len(set(seeds)) == 5
+    for i in range(5):
+        assert (base / f"run_{i}.compliance.txt").read_text().strip().endswith("SUCCESS")
+        assert ":::MLLOG" in (base / f"run_{i}/result.txt").read_text()
+    score = json.loads((base / "score.json").read_text())
+    assert score["olympic_mean_min"] > 0 and [r["seed"] for r in score["runs"]] == seeds
+    assert score["reference_convergence"]["reference_epochs"] == 4.0
 
 
 def test_a_broken_model_fails_the_accuracy_check(workdir):

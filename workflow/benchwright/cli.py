@@ -1,5 +1,5 @@
 """The ``benchwright`` command. Rules call it, so the same command runs on a host, in a container or in a
-Slurm job. Exit codes: 0 success, 1 the step failed, 2 bad input or config (the message says how to fix it).
+Slurm job. Exit codes: 0 success, 1 the step failed, 2 bad config (the message names file, field and fix).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import BenchwrightError
+from .errors import BenchwrightError, CampaignError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -141,6 +141,91 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
+    from .training.spec import TrainingRunSpec
+
+    spec = TrainingRunSpec.model_validate_json(args.spec)
+    if args.threads:
+        spec = spec.model_copy(update={"threads": args.threads})
+    if spec.world_size > 1 and "LOCAL_RANK" not in os.environ:
+        return _launch_torchrun(spec.world_size, sys.argv[1:] if args.argv is None else args.argv)
+    if spec.world_size > 1:
+        return _train_distributed(spec, args)
+    from .training.run import training_run
+
+    training_run(spec, args.data, args.out)
+    return 0
+
+
+def _launch_torchrun(world_size: int, argv: list[str]) -> int:
+    """Re-run this command under torchrun with one process per rank (single node; Slurm jobs use srun)."""
+    import os
+    import signal
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world_size}",
+           "-m", "benchwright.cli", *argv]
+    print(f"benchwright train: {world_size} processes through torchrun", file=sys.stderr, flush=True)
+    # torchrun and its workers get a process group of their own, which this process takes down with it on
+    # SIGTERM/SIGINT or any exit: a cancelled job leaves no training processes behind.
+    proc = subprocess.Popen(cmd, start_new_session=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _train_distributed(spec, args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from .training.run import training_run
+
+    dist.init_process_group(backend=spec.backend)
+    try:
+        training_run(spec, args.data, args.out, rank=dist.get_rank(), world_size=dist.get_world_size())
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+def _cmd_training_check(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_text
+    from .training.check import check_training_log
+
+    report = check_training_log(args.log, ruleset=args.ruleset, rules=args.rules)
+    atomic_write_text(args.out, report)
+    return 0
+
+
+def _cmd_training_score(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json
+    from .training.score import score
+
+    records = [json.loads(Path(r).read_text()) for r in args.records]
+    result = score(records, benchmark=args.benchmark, system=args.system, required_runs=len(records),
+                   allowed_non_converged=args.allowed_non_converged, reference_epochs=args.reference_epochs)
+    atomic_write_json(args.out, result)
+    print(f"{args.benchmark} on {args.system}: olympic mean time to train {result['olympic_mean_min']:.4f} min, "
+          f"epochs to target {result['epochs_to_target']}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchwright", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"benchwright {__version__}")
@@ -231,6 +316,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-fraction", type=float, required=True, help="0.99 or 0.999")
     p.set_defaults(func=_cmd_accuracy)
 
+    p = sub.add_parser("train", help="one MLPerf training run (time to train) with its MLPerf log")
+    p.add_argument("--spec", required=True, help="the run's TrainingRunSpec as JSON (the DAG resolves it)")
+    p.add_argument("--data", required=True, help="preprocessed data folder")
+    p.add_argument("--out", required=True, help="run folder (result.txt, record.json)")
+    p.add_argument("--threads", type=int, help="torch threads per process")
+    p.set_defaults(func=_cmd_train, argv=None)
+
+    p = sub.add_parser("training-check", help="mlperf-logging's compliance checker on a training log")
+    p.add_argument("--log", required=True)
+    p.add_argument("--ruleset", required=True, help="e.g. 4.1.0")
+    p.add_argument("--rules", help="our own rules file (benchmarks outside the ruleset)")
+    p.add_argument("--out", required=True, help="the checker's report, written when the log passes")
+    p.set_defaults(func=_cmd_training_check)
+
+    p = sub.add_parser("training-score", help="time to train: olympic mean over a benchmark's runs")
+    p.add_argument("--records", nargs="+", required=True, help="record.json of every run")
+    p.add_argument("--benchmark", required=True)
+    p.add_argument("--system", required=True)
+    p.add_argument("--allowed-non-converged", type=int, default=1)
+    p.add_argument("--reference-epochs", type=float)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_training_score)
+
     from .harness.compliance import add_parser as add_compliance_parser
 
     add_compliance_parser(sub)
@@ -253,9 +361,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except BenchwrightError as err:
+    except CampaignError as err:  # bad input: the message names file, field and fix
         print(str(err), file=sys.stderr)
         return 2
+    except BenchwrightError as err:  # a step failed (INVALID run, accuracy short, failed check, ...)
+        print(str(err), file=sys.stderr)
+        return 1
     except _step_errors() as err:
         print(f"benchwright {args.command}: {err}", file=sys.stderr)
         return 1

@@ -189,6 +189,26 @@ class Plan:
             seeds=c.loadgen.seeds,
         )
 
+    def training_run_spec(self, benchmark: str, system: str, index: int):
+        """Everything one training run needs (benchwright.training.spec.TrainingRunSpec)."""
+        from .training.spec import TrainingRunSpec
+
+        bench, sku, c = self.benchmarks[benchmark], self.systems[system], self.campaign
+        training = bench.training
+        assert training is not None
+        tuning = sku.tuning.get(benchmark)
+        hp = {**training.hyperparameters, **(tuning.training.hyperparameters if tuning and tuning.training else {})}
+        status = {"available": "onprem", "preview": "preview", "rdi": "research"}[sku.status]
+        return TrainingRunSpec(
+            benchmark=benchmark, submission_benchmark=training.mlperf_benchmark or benchmark, system=system,
+            submitter=c.submitter, platform=sku.system_name, division=c.division, status=status, run_mode=c.mode,
+            run_index=index, seed=self.training_seeds(benchmark)[index], architecture=bench.model.architecture,
+            model_parameters=bench.model.parameters, optimizer=training.optimizer, hyperparameters=hp,
+            quality_target=training.quality_target, max_epochs=training.max_epochs,
+            eval_interval_epochs=training.eval_interval_epochs, world_size=max(1, sku.accelerators_total),
+            backend="nccl" if sku.accelerators.vendor == "nvidia" and sku.accelerators.count else "gloo",
+        )
+
     def min_duration_ms(self) -> int:
         """LoadGen's minimum duration for performance runs in this campaign's mode."""
         lg = self.campaign.loadgen
@@ -452,6 +472,16 @@ def _check_training(plan: Plan, name: str, bench: Benchmark, cfile: str, bfile: 
         out.append(Problem(bfile, "training.required_runs", f"{training.required_runs} runs are fewer than the "
                            f"{official.required_runs} that {training.mlperf_benchmark} requires",
                            f"remove it or use {official.required_runs}."))
+    if official is None and training.compliance_rules is None:
+        out.append(Problem(bfile, "training.compliance_rules", f"`{name}` is not a benchmark of training ruleset "
+                           f"{rules.training.ruleset}, so mlperf-logging's own rules would reject its logs",
+                           "write a rules file in the compliance checker's YAML rule language (see "
+                           "config/benchmarks/digits-cnn.compliance.yaml) and name it here."))
+    elif training.compliance_rules is not None:
+        path = Path(plan.campaign.paths.benchmarks) / training.compliance_rules
+        if not path.is_file():
+            out.append(Problem(bfile, "training.compliance_rules", f"{display_path(path)} does not exist",
+                               "create the rules file or correct the path (relative to the benchmark file)."))
     seeds = plan.campaign.training.seeds
     runs = plan.required_runs(name)
     if seeds is not None and len(seeds) != runs:

@@ -39,6 +39,7 @@ wildcard_constraints:
     scenario="SingleStream|MultiStream|Server|Offline",
     precision="fp32|fp16|bf16|int8",
     mode="performance|accuracy",
+    index=r"\d+",
 
 
 def all_targets():
@@ -46,6 +47,7 @@ def all_targets():
     targets = [f"results/data/{name}" for name in BENCHMARKS]
     targets += [f"results/systems/{sku}/detected.json" for sku in PLAN.systems_in_use]
     targets += inference_targets()
+    targets += training_targets()
     return targets
 
 
@@ -237,3 +239,71 @@ def inference_targets():
         out += [f"{base}/performance", f"{base}/accuracy.txt"]
         out += [f"{base}/{test}" for test in compliance_tests(job.benchmark)]
     return out
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+
+def training_spec(wildcards):
+    """The TrainingRunSpec of one seeded run, as JSON."""
+    return PLAN.training_run_spec(
+        wildcards.benchmark, wildcards.system, int(wildcards.index)
+    ).model_dump_json()
+
+
+def training_check_args(wildcards):
+    """Ruleset, and our own rules file for a benchmark outside the ruleset."""
+    training = BENCHMARKS[wildcards.benchmark].training
+    args = ["--ruleset", PLAN.rules.training.ruleset]
+    if training.compliance_rules:
+        args += ["--rules", f"{PLAN.campaign.paths.benchmarks}/{training.compliance_rules}"]
+    return args
+
+
+def training_check_inputs(wildcards):
+    training = BENCHMARKS[wildcards.benchmark].training
+    if training.compliance_rules:
+        return [f"{PLAN.campaign.paths.benchmarks}/{training.compliance_rules}"]
+    return []
+
+
+def training_runs(wildcards):
+    """The run folders of a training result."""
+    runs = PLAN.required_runs(wildcards.benchmark)
+    return [
+        f"results/training/{wildcards.system}/{wildcards.benchmark}/run_{i}"
+        for i in range(runs)
+    ]
+
+
+def training_records(wildcards):
+    return [f"{run}/record.json" for run in training_runs(wildcards)]
+
+
+def training_checks(wildcards):
+    return [
+        f"results/training/{wildcards.system}/{wildcards.benchmark}/run_{i}.compliance.txt"
+        for i in range(PLAN.required_runs(wildcards.benchmark))
+    ]
+
+
+def training_score_args(wildcards):
+    args = [
+        "--benchmark",
+        wildcards.benchmark,
+        "--system",
+        wildcards.system,
+        "--allowed-non-converged",
+        str(PLAN.rules.training.allowed_non_converged_runs),
+    ]
+    reference = BENCHMARKS[wildcards.benchmark].training.reference_epochs_to_target
+    if reference:
+        args += ["--reference-epochs", str(reference)]
+    return args
+
+
+def training_targets():
+    return [
+        f"results/training/{system}/{benchmark}/score.json"
+        for benchmark, system in PLAN.training_jobs
+    ]

@@ -89,8 +89,16 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
           quality_target: float | None = None, eval_interval: int = 1,
           on_epoch_start: Callable[[int], None] | None = None,
           on_epoch_end: Callable[[EpochStats], None] | None = None,
-          threads: int | None = None) -> TrainResult:
-    """Train until ``quality_target`` (a fraction) is reached on the evaluation set, or ``max_epochs``."""
+          on_epoch_stop: Callable[[int], None] | None = None,
+          on_eval_start: Callable[[int], None] | None = None,
+          threads: int | None = None, rank: int = 0, world_size: int = 1) -> TrainResult:
+    """Train until ``quality_target`` (a fraction) is reached on the evaluation set, or ``max_epochs``.
+
+    Hooks, in MLPerf's order per epoch: on_epoch_start(epoch), training, on_epoch_stop(epoch),
+    on_eval_start(epoch), evaluation, on_epoch_end(stats). With ``world_size`` > 1 (torch.distributed already
+    initialised), every rank takes its share of each global batch and DDP averages the gradients; every rank
+    evaluates, so all ranks stop at the same epoch.
+    """
     unknown = sorted(set(hyperparameters) - SUPPORTED_HYPERPARAMETERS)
     if unknown:
         raise TrainingError(f"hyperparameters {unknown} are not supported by benchwright's trainer; "
@@ -102,7 +110,10 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
         y = torch.from_numpy(np.ascontiguousarray(train_xy[1]))
         ex = torch.from_numpy(np.ascontiguousarray(eval_xy[0]))
         ey = torch.from_numpy(np.ascontiguousarray(eval_xy[1]))
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)  # the same permutation on every rank
+        net: nn.Module = model
+        if world_size > 1:
+            net = nn.parallel.DistributedDataParallel(model)
         opt = make_optimizer(optimizer, model, hyperparameters)
         base_lrs = [g["lr"] for g in opt.param_groups]
         steps_per_epoch = math.ceil(len(x) / batch)
@@ -121,15 +132,31 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
                     0.5 * (1 + math.cos(math.pi * min(1.0, progress / max_epochs)))
                 for g, lr in zip(opt.param_groups, base_lrs, strict=True):
                     g["lr"] = lr * scale
-                idx = order[step * batch:(step + 1) * batch]
+                global_idx = order[step * batch:(step + 1) * batch]
+                if len(global_idx) < world_size:
+                    continue  # a last global batch too small to give every rank a sample
+                idx = global_idx[rank::world_size]
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x[idx]), y[idx])
+                loss = loss_fn(net(x[idx]), y[idx])
                 loss.backward()
                 opt.step()
-                total += loss.detach().item() * len(idx)
+                total += loss.detach().item() * len(idx) * world_size
+            if on_epoch_stop:
+                on_epoch_stop(epoch)
             if epoch % eval_interval and epoch != max_epochs:
                 continue
-            stats = EpochStats(epoch, total / len(x), evaluate(model, ex, ey))
+            if on_eval_start:
+                on_eval_start(epoch)
+            accuracy = evaluate(model, ex, ey)
+            if world_size > 1:
+                # BatchNorm buffers drift per rank after the last broadcast, so ranks could disagree on whether
+                # the target is reached and stop at different epochs (a hang): every rank takes rank 0's answer.
+                import torch.distributed as dist
+
+                shared = torch.tensor([accuracy], dtype=torch.float64)
+                dist.broadcast(shared, src=0)
+                accuracy = float(shared.item())
+            stats = EpochStats(epoch, total / len(x), accuracy)
             result.epochs.append(stats)
             if on_epoch_end:
                 on_epoch_end(stats)

@@ -197,6 +197,10 @@ class Training(Spec):
     reference_epochs_to_target: PositiveFloat | None = None
     """Mean epochs to target of the reference convergence point (RCP-style check)."""
 
+    compliance_rules: NonEmptyStr | None = None
+    """Our own rules file for mlperf-logging's compliance checker (relative to the benchmark file); required for a
+    benchmark outside the training ruleset, whose own rules would reject its name."""
+
 
 class Benchmark(Spec):
     name: Identifier

@@ -1,0 +1,1 @@
+"""MLPerf submission bundles: the inference and training trees of ../shared/docs/mlperf-formats.md."""

@@ -1,0 +1,55 @@
+# Training: seeded time-to-train runs with MLPerf logs, a compliance check of every log, the olympic-mean score.
+# A run is a measurement: it takes every core of its SKU's node.
+
+
+rule train_run:
+    input:
+        data="results/data/{benchmark}",
+        detected="results/systems/{system}/detected.json",
+    output:
+        directory("results/training/{system}/{benchmark}/run_{index}"),
+    log:
+        "logs/training/{system}/{benchmark}/run_{index}.log",
+    benchmark:
+        "results/timings/training/{system}/{benchmark}/run_{index}.tsv"
+    threads: measurement_threads
+    params:
+        spec=training_spec,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright train --spec {params.spec:q} --data {input.data:q} --out {output:q} --threads {threads}"
+        " 2>&1 | tee {log:q}"
+
+
+rule training_compliance:
+    input:
+        run="results/training/{system}/{benchmark}/run_{index}",
+        rules=training_check_inputs,
+    output:
+        "results/training/{system}/{benchmark}/run_{index}.compliance.txt",
+    log:
+        "logs/training/{system}/{benchmark}/run_{index}.compliance.log",
+    params:
+        args=training_check_args,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright training-check --log {input.run:q}/result.txt {params.args:q} --out {output:q} 2> {log:q}"
+
+
+rule training_score:
+    input:
+        runs=training_runs,
+        checks=training_checks,
+    output:
+        "results/training/{system}/{benchmark}/score.json",
+    log:
+        "logs/training/{system}/{benchmark}/score.log",
+    params:
+        args=training_score_args,
+        records=training_records,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright training-score --records {params.records:q} {params.args:q} --out {output:q} 2>&1 | tee {log:q}"
