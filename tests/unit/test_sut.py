@@ -35,14 +35,15 @@ def _run(spec, data_dir, out_dir, broken=False):
     images, labels, _ = load_split(data_dir, "val")
     oracle = Oracle(labels, images)
     messages = []
-    predict = oracle
     warm_up_calls = 3 * max(spec.batch_size, spec.samples_per_query or 1)  # run.warm_up: 3 passes of 1..N
-    if broken:
-        def predict(batch):
-            oracle.batches.append(len(batch))
-            if len(oracle.batches) > warm_up_calls:
-                raise ValueError("broken model")
-            return np.zeros(len(batch), dtype=np.int32)
+
+    def breaks_after_warm_up(batch):
+        oracle.batches.append(len(batch))
+        if len(oracle.batches) > warm_up_calls:
+            raise ValueError("broken model")
+        return np.zeros(len(batch), dtype=np.int32)
+
+    predict = breaks_after_warm_up if broken else oracle
     error = None
     try:
         run_loadgen(spec, predict, images, out_dir, emit=messages.append)

@@ -36,7 +36,7 @@ def _entries(log: Path) -> list[dict]:
 def test_same_seed_gives_same_epochs_and_accuracy(default_models, tmp_path):
     a = training_run(spec(), default_models["data"], tmp_path / "a")
     b = training_run(spec(), default_models["data"], tmp_path / "b")
-    c = training_run(spec(seed=12), default_models["data"], tmp_path / "c")
+    training_run(spec(seed=12), default_models["data"], tmp_path / "c")
     assert a["converged"] and b["converged"]
     assert (a["epochs_to_target"], a["final_accuracy"]) == (b["epochs_to_target"], b["final_accuracy"])
     accuracies = [[e["value"] for e in _entries(d / "result.txt") if e["key"] == "eval_accuracy"] for d in

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import CampaignError, Problem, display_path, problems_from_validation, suggest
 from .fsutil import sha256_file
 from .schemas import Benchmark, Campaign, RunRules, System
-from .schemas.base import Division, Precision, RunMode, Scenario
+from .schemas.base import Precision, RunMode, Scenario
 
 RULES_PACKAGE = "benchwright.runrules"
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -369,39 +368,11 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
-    try:
-        result: tuple[str, Any] = ("ok", fn(*args))
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        result = ("error", exc)
-    try:
-        conn.send(result)
-    except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
-        conn.send(("error", RuntimeError(f"{result[0]}: {result[1]!r} (could not be sent back: {exc})")))
-
-
 def _call_isolated(fn: Callable[..., Any], *args: Any, start_method: str = "spawn") -> Any:
     """``fn(*args)`` in a new process that has run no LoadGen test (spawn, or a fork of a clean forkserver)."""
-    if start_method not in ("spawn", "forkserver"):
-        raise ValueError(f"start_method must be 'spawn' or 'forkserver', got {start_method!r}")
-    ctx = multiprocessing.get_context(start_method)
-    if start_method == "forkserver":
-        ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))  # used when the forkserver starts, ignored after
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, fn, args), name="loadgen-compliance")
-    proc.start()
-    child.close()
-    try:
-        status, payload = parent.recv()
-    except EOFError:
-        proc.join()
-        raise RuntimeError(f"the LoadGen process died (exit code {proc.exitcode})") from None
-    finally:
-        parent.close()
-    proc.join()
-    if status == "error":
-        raise payload
-    return payload
+    from .isolate import call_in_fresh_process
+
+    return call_in_fresh_process(fn, *args, start_method=start_method, preload=tuple(FORKSERVER_PRELOAD))
 
 
 def _run_child(spec: RunSpec, model_dir: str, data_dir: str, run_dir: str, audit: str | None,
