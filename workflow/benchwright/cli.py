@@ -226,6 +226,50 @@ def _cmd_training_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_image(args: argparse.Namespace) -> int:
+    from .containers.image import build_image, lock
+
+    if args.lock:
+        lock(Path(args.containers) / args.name)
+        return 0
+    build_image(args.name, containers_dir=args.containers, project_root=args.project, record=args.record,
+                base=args.base)
+    return 0
+
+
+def _cmd_container_run(args: argparse.Namespace) -> int:
+    """Run `benchwright ARGS` where the SKU says: on the host, in its Docker image, or in its Apptainer image."""
+    import os
+
+    from .config import read_yaml
+    from .containers.runner import run_apptainer, run_docker
+    from .containers.spec import job_for
+    from .schemas import System
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    system = System.model_validate(read_yaml(args.system))
+    runtime = system.container.runtime
+    if runtime == "local":
+        return main(command)
+    if runtime == "docker":
+        if not args.image_record:
+            print("benchwright container-run: a docker SKU needs --image-record", file=sys.stderr)
+            return 2
+        image = json.loads(Path(args.image_record).read_text())["id"]
+    else:
+        image = system.container.sif
+    gpu_ids = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g]
+    env = {"BENCHWRIGHT_RUNTIME": runtime, "BENCHWRIGHT_IMAGE_ID": image, "PYTHONUNBUFFERED": "1"}
+    job = job_for(system, image, ["benchwright", *command], read_only=args.ro, read_write=args.rw,
+                  cpus=args.cpus, mem_limit_mb=args.mem_mb, env=env, gpu_ids=gpu_ids, label=command[0])
+    if runtime == "docker":
+        run_docker(job)
+        return 0
+    return run_apptainer(job)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchwright", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"benchwright {__version__}")
@@ -338,6 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-epochs", type=float)
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_training_score)
+
+    p = sub.add_parser("image", help="build a container image offline (wheelhouse + local base) and record its id")
+    p.add_argument("--name", required=True, help="folder under containers/ (cpu, cuda)")
+    p.add_argument("--record", help="JSON record of the built image (the DAG's output)")
+    p.add_argument("--base", help="base image (default: local/bookworm-python:base when present)")
+    p.add_argument("--containers", default="containers", help="folder of the image definitions")
+    p.add_argument("--project", default=".", help="the benchwright checkout whose wheel goes into the image")
+    p.add_argument("--lock", action="store_true", help="resolve requirements.in into requirements.lock instead")
+    p.set_defaults(func=_cmd_image)
+
+    p = sub.add_parser("container-run", help="run `benchwright ARGS` on the host or in the SKU's container image")
+    p.add_argument("--system", required=True, help="the SKU file; its container.runtime decides where")
+    p.add_argument("--image-record", help="results/images/<image>.json (docker runtime)")
+    p.add_argument("--ro", action="append", default=[], help="path the job reads (mounted read-only)")
+    p.add_argument("--rw", action="append", default=[], help="path the job writes (mounted read-write)")
+    p.add_argument("--cpus", type=float, help="CPU limit of the container")
+    p.add_argument("--mem-mb", type=int, help="memory limit of the container (no swap)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- followed by the benchwright command")
+    p.set_defaults(func=_cmd_container_run)
 
     from .harness.compliance import add_parser as add_compliance_parser
 

@@ -1,6 +1,8 @@
 # Validation, input functions and wildcard constraints. Rules hold no logic: everything they do is a
 # `benchwright` command, and everything they need to know comes from the functions below.
+import glob
 import json
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -306,4 +308,46 @@ def training_targets():
     return [
         f"results/training/{system}/{benchmark}/score.json"
         for benchmark, system in PLAN.training_jobs
+    ]
+
+
+# --- containers -----------------------------------------------------------------------------------------
+
+
+def image_input(wildcards):
+    """The image record a job of a docker SKU depends on (a rebuilt image re-runs what used it)."""
+    runtime = SYSTEMS[wildcards.system].container
+    return [f"results/images/{runtime.image}.json"] if runtime.runtime == "docker" else []
+
+
+def container_args(output):
+    """Arguments of `benchwright container-run` for the job writing ``output`` (a path pattern): the SKU
+    decides the runtime; results/ is read-only inside, the output's folder read-write."""
+
+    def args(wildcards):
+        out = ["--system", f"{SYSTEMS_DIR}/{wildcards.system}.yaml", "--ro", "results"]
+        out += [arg for record in image_input(wildcards) for arg in ("--image-record", record)]
+        out += ["--rw", os.path.dirname(output.format(**dict(wildcards.items())))]
+        return out
+
+    return args
+
+
+WORKFLOW_DIR = workflow.basedir  # the checkout: containers/ and the package belong to the workflow
+
+
+def image_source(wildcards):
+    """The image's build files, in the workflow's checkout (not the run's working directory)."""
+    folder = os.path.join(WORKFLOW_DIR, "containers", wildcards.image)
+    return {
+        "dockerfile": os.path.join(folder, "Dockerfile"),
+        "lock": os.path.join(folder, "requirements.lock"),
+    }
+
+
+def package_sources():
+    """What goes into an image: the benchwright package and its build file."""
+    package = os.path.join(WORKFLOW_DIR, "workflow", "benchwright")
+    return sorted(glob.glob(os.path.join(package, "**", "*.py"), recursive=True)) + [
+        os.path.join(WORKFLOW_DIR, "pyproject.toml")
     ]

@@ -7,6 +7,7 @@ rule range_performance:
         model=model_input,
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
+        image=image_input,
     output:
         "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json",
     log:
@@ -15,10 +16,11 @@ rule range_performance:
     params:
         spec=ranging_spec,
         model=model_dir,
+        container=container_args("results/ranging/{system}/{benchmark}/{precision}/{scenario}.json"),
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright range --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
+        "benchwright container-run {params.container:q} -- range --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
         " --out {output:q} 2>&1 | tee {log:q}"
 
 
@@ -28,6 +30,7 @@ rule loadgen_performance:
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
         ranging=ranging_input,
+        image=image_input,
     output:
         directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
     log:
@@ -41,10 +44,11 @@ rule loadgen_performance:
         spec=run_spec,
         model=model_dir,
         ranging=ranging_args,
+        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright loadgen --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
+        "benchwright container-run {params.container:q} -- loadgen --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
         " --detected {input.detected:q} {params.ranging:q} --out {output:q} 2>&1 | tee {log:q}"
 
 
@@ -53,6 +57,7 @@ use rule loadgen_performance as loadgen_accuracy with:
         model=model_input,
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
+        image=image_input,
     wildcard_constraints:
         mode="accuracy",
     threads: 1
@@ -60,6 +65,7 @@ use rule loadgen_performance as loadgen_accuracy with:
         spec=run_spec,
         model=model_dir,
         ranging=[],
+        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
 
 
 rule accuracy_check:
@@ -85,6 +91,7 @@ rule compliance_test:
         data="results/data/{benchmark}",
         performance="results/inference/{system}/{benchmark}/{precision}/{scenario}/performance",
         accuracy="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
+        image=image_input,
     output:
         directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
     log:
@@ -97,9 +104,10 @@ rule compliance_test:
     params:
         spec=performance_run_spec,
         model=model_dir,
+        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright compliance --test {wildcards.test} --spec {params.spec:q} --model {params.model:q}"
+        "benchwright container-run {params.container:q} -- compliance --test {wildcards.test} --spec {params.spec:q} --model {params.model:q}"
         " --data {input.data:q} --performance-run {input.performance:q} --accuracy-run {input.accuracy:q}"
         " --out {output:q} 2>&1 | tee {log:q}"

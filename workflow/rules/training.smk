@@ -6,6 +6,7 @@ rule train_run:
     input:
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
+        image=image_input,
     output:
         directory("results/training/{system}/{benchmark}/run_{index}"),
     log:
@@ -15,10 +16,11 @@ rule train_run:
     threads: measurement_threads
     params:
         spec=training_spec,
+        container=container_args("results/training/{system}/{benchmark}/run_{index}"),
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright train --spec {params.spec:q} --data {input.data:q} --out {output:q} --threads {threads}"
+        "benchwright container-run {params.container:q} -- train --spec {params.spec:q} --data {input.data:q} --out {output:q} --threads {threads}"
         " 2>&1 | tee {log:q}"
 
 

@@ -38,6 +38,16 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def execution_context() -> dict[str, Any]:
+    """Where the job ran: the container runtime and image id (set by `benchwright container-run`), the
+    hostname (a Docker container's is its id) and whether /.dockerenv exists (only a container has it)."""
+    import socket
+
+    return {"runtime": os.environ.get("BENCHWRIGHT_RUNTIME", "local"),
+            "image_id": os.environ.get("BENCHWRIGHT_IMAGE_ID"), "hostname": socket.gethostname(),
+            "in_docker": os.path.exists("/.dockerenv")}
+
+
 def model_file(model_dir: str | os.PathLike[str], precision: str) -> Path:
     return Path(model_dir) / ("model.pt" if precision == "int8" else "weights.pt")
 
@@ -130,6 +140,7 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
             "model_sha256": sha256_file(model_file(model_dir, spec.precision.value)),
             "ranging": ranging,
             "detected": json.loads(Path(detected_file).read_text())["effective"] if detected_file else None,
+            "execution": execution_context(),
         }
         atomic_write_json(staging / "record.json", record)
     except BaseException:

@@ -125,6 +125,15 @@ class Container(Spec):
     shm_size: str = "1g"
     """Shared memory for the container (data loaders need more than Docker's 64 MB)."""
 
+    sif: str | None = None
+    """Apptainer: path of the image file (.sif) on the cluster; required with runtime apptainer."""
+
+    @model_validator(mode="after")
+    def _sif_for_apptainer(self) -> Container:
+        if self.runtime == "apptainer" and not self.sif:
+            raise ValueError("runtime apptainer needs `sif`: the path of the image file on the cluster")
+        return self
+
 
 class ScenarioTuning(Spec):
     """How one benchmark runs in one scenario on this SKU."""

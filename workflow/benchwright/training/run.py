@@ -17,6 +17,7 @@ from typing import Any
 
 from ..data.preprocess import load_split
 from ..fsutil import atomic_write_json, sha256_file, staging_dir
+from ..harness.steps import execution_context
 from .spec import TrainingRunSpec
 
 LOG_NAME = "result.txt"
@@ -127,6 +128,7 @@ def training_run(spec: TrainingRunSpec, data_dir: str | os.PathLike[str], out_di
         "log_sha256": sha256_file(log_path),
         "world_size": world_size,
         "torch": torch.__version__,
+        "execution": execution_context(),
     }
     atomic_write_json(staging / "record.json", record)
     import shutil
