@@ -54,19 +54,24 @@ def _take_back(paths: list[str]) -> None:
 def run_docker(job: ContainerJob, *, client: Any = None, emit: Callable[[str], None] = _emit) -> dict[str, Any]:
     """Run the job to completion; return {"exit_code", "container_id", "image_id"}; raise ContainerError."""
     import docker
+    import requests
     from docker.errors import APIError, DockerException, ImageNotFound
 
+    # A missing or dead daemon shows up as requests' connection errors as well as docker-py's own.
+    lost = (DockerException, requests.exceptions.RequestException)
     try:
         client = client or docker.from_env()
         client.ping()
-    except DockerException as exc:
+    except lost as exc:
         raise ContainerError(f"benchwright: no Docker engine answers ({exc}). fix: start dockerd, or set the SKU's "
                              "container.runtime to local or apptainer") from None
     try:
         image = client.images.get(job.image)
-    except ImageNotFound:
+    except ImageNotFound:  # before RequestException: docker-py's HTTP errors subclass requests' own
         raise ContainerError(f"benchwright: the image {job.image} does not exist on this Docker engine. fix: build it "
                              "(snakemake builds results/images/<name>.json; `benchwright image --name <name>`)") from None
+    except lost as exc:
+        raise ContainerError(f"benchwright: lost the Docker engine ({exc}). fix: check dockerd") from None
     rw = [m.source for m in job.mounts if not m.read_only]
     owner = _owner(job.user)
     handed = owner is not None and os.getuid() == 0 and owner != (0, 0)
@@ -94,9 +99,11 @@ def run_docker(job: ContainerJob, *, client: Any = None, emit: Callable[[str], N
             raise ContainerError(f"benchwright: the command in the container ({image.id[:19]}) exited with code "
                                  f"{code}{_signal_name(code)}: {' '.join(job.command)[:300]}")
         return {"exit_code": code, "container_id": container.id, "image_id": image.id}
+    except ContainerError:
+        raise
     except APIError as exc:
         raise ContainerError(f"benchwright: the Docker engine refused the job: {exc.explanation or exc}") from None
-    except DockerException as exc:
+    except lost as exc:
         raise ContainerError(f"benchwright: lost the Docker engine during the job ({exc}); the job did not "
                              "finish. fix: check dockerd, then run the workflow again") from None
     finally:
@@ -105,7 +112,7 @@ def run_docker(job: ContainerJob, *, client: Any = None, emit: Callable[[str], N
         if container is not None:
             try:
                 container.remove(force=True)  # also stops it when interrupted
-            except DockerException:
+            except lost:
                 pass
         if handed:
             _take_back(rw)
