@@ -86,3 +86,14 @@ def test_shipped_run_rule_pins_hold_here(facts):
     from benchwright.detect import check_pins
 
     assert check_pins(facts, dict(load_rules("6.1").framework_versions)) == []
+
+
+def test_cli_reports_a_broken_sku_file_with_file_field_and_fix(tmp_path, capsys):
+    from benchwright.cli import main
+
+    bad = tmp_path / "sku.yaml"
+    bad.write_text("id: x\nsystem_name: y\nsystem_typo: edge\n")
+    assert main(["detect", "--system", str(bad), "--out", str(tmp_path / "d.json")]) == 2
+    err = capsys.readouterr().err
+    assert "sku.yaml: system_typo" in err and "did you mean `system_type`?" in err
+    assert not (tmp_path / "d.json").exists()

@@ -79,13 +79,12 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from .config import read_yaml
+    from .config import load_system_file
     from .detect import detect, detection_record
     from .errors import display_path
     from .fsutil import atomic_write_json
-    from .schemas import System
 
-    system = System.model_validate(read_yaml(args.system))
+    system = load_system_file(args.system)
     pins = dict(pin.split("=", 1) for pin in args.pin)
     record = detection_record(system, detect(), accept=args.accept_mismatch, system_file=display_path(args.system),
                               pins=pins, enforce_pins=args.enforce_pins)
@@ -241,15 +240,14 @@ def _cmd_container_run(args: argparse.Namespace) -> int:
     """Run `benchwright ARGS` where the SKU says: on the host, in its Docker image, or in its Apptainer image."""
     import os
 
-    from .config import read_yaml
+    from .config import load_system_file
     from .containers.runner import run_apptainer, run_docker
     from .containers.spec import job_for
-    from .schemas import System
 
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    system = System.model_validate(read_yaml(args.system))
+    system = load_system_file(args.system)
     runtime = system.container.runtime
     if runtime == "local":
         return main(command)

@@ -313,6 +313,15 @@ def _attribute(problems: list[Problem], config_files: Sequence[str | Path]) -> l
     return out
 
 
+def load_system_file(path: str | Path) -> System:
+    """One SKU file, validated with the same file/field/fix errors as a campaign (for commands run by hand)."""
+    problems: list[Problem] = []
+    system = _load_file(System, Path(path), problems)
+    if system is None:
+        raise CampaignError(problems)
+    return system
+
+
 def load_plan_file(config_file: str | Path, root: str | Path = ".") -> Plan:
     data = read_yaml(config_file)
     return load_plan(data if data is not None else {}, [config_file], root)
