@@ -111,3 +111,20 @@ def test_a_second_load_in_one_process_is_refused(config_tree, tmp_path):
     spec = config_tree.load().run_spec("digits-cnn", "cpu-host", "Offline", "fp32", "performance")
     message = call_in_fresh_process(_load_twice, spec, tmp_path)
     assert message is not None and "fresh process" in message
+
+
+def test_next_attempt_adjusts_the_knob_that_sizes_each_scenario(config_tree):
+    from types import SimpleNamespace
+
+    from benchwright.harness.steps import next_attempt
+
+    plan = config_tree.load()
+    short = SimpleNamespace(min_duration_met=False, min_queries_met=True)
+    latency = SimpleNamespace(min_duration_met=True, min_queries_met=True)  # INVALID for latency, not length
+    server = plan.run_spec("digits-cnn", "cpu-host", "Server", "fp32", "performance")
+    assert next_attempt(server, latency).target_qps == pytest.approx(server.target_qps * 0.8)
+    offline = plan.run_spec("digits-cnn", "cpu-host", "Offline", "fp32", "performance")
+    assert next_attempt(offline, short).expected_qps == offline.expected_qps * 2
+    assert next_attempt(offline, latency) is None  # a longer run would not help
+    single = plan.run_spec("digits-cnn", "cpu-host", "SingleStream", "fp32", "performance")
+    assert next_attempt(single, short).target_latency_ms == single.target_latency_ms / 2

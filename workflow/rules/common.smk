@@ -345,6 +345,11 @@ def image_source(wildcards):
     }
 
 
+def image_checkout(wildcards, input):
+    """The checkout an image is built from: the folder above containers/<image>/ (from the rule's input)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(input.dockerfile)))
+
+
 def package_sources():
     """What goes into an image: the benchwright package and its build file."""
     package = os.path.join(WORKFLOW_DIR, "workflow", "benchwright")

@@ -13,7 +13,7 @@ rule build_image:
     wildcard_constraints:
         image="[a-z0-9][a-z0-9_-]*",
     params:
-        checkout=WORKFLOW_DIR,
+        checkout=image_checkout,
     conda:
         "../envs/benchwright.yaml"
     shell:

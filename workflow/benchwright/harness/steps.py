@@ -23,8 +23,23 @@ and on a busy machine Python's tail latency is bimodal (p99 8 ms at 17.6k QPS in
 next run while another tenant took a core)."""
 SERVER_STEP_DOWN = 0.8
 SERVER_ATTEMPTS = 4
-"""An INVALID Server run is repeated at SERVER_STEP_DOWN times the QPS, up to SERVER_ATTEMPTS runs in all;
-every attempt is recorded, so the result shows how far from the ranging estimate it landed."""
+"""An INVALID performance run is repeated with its sizing adjusted (Server: SERVER_STEP_DOWN times the QPS;
+Offline: twice the expected QPS when it ended before its minimum duration; SingleStream/MultiStream: half the
+expected latency when LoadGen ran out of queries), up to SERVER_ATTEMPTS runs in all. Every attempt is
+recorded, so the result shows how far from the ranging estimate it landed."""
+
+
+def next_attempt(spec: RunSpec, result: Any) -> RunSpec | None:
+    """The settings of the next attempt after an INVALID performance run, or None when no knob would help."""
+    scenario = spec.scenario.value
+    if scenario == "Server" and spec.target_qps:
+        return spec.model_copy(update={"target_qps": round(spec.target_qps * SERVER_STEP_DOWN, 1)})
+    short = result.min_duration_met is False or result.min_queries_met is False
+    if scenario == "Offline" and short:
+        return spec.model_copy(update={"expected_qps": round((spec.expected_qps or 1000.0) * 2, 1)})
+    if scenario in ("SingleStream", "MultiStream") and short and spec.target_latency_ms:
+        return spec.model_copy(update={"target_latency_ms": round(spec.target_latency_ms / 2, 6)})
+    return None
 OFFLINE_MARGIN = 1.25
 """Offline's expected QPS is the measured throughput times this, so the run is never shorter than its minimum."""
 LATENCY_MARGIN = 0.5
@@ -109,7 +124,7 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
     spec = apply_ranging(spec, ranging)
     out = Path(out_dir)
     attempts: list[dict[str, Any]] = []
-    tries = SERVER_ATTEMPTS if spec.scenario.value == "Server" and spec.mode == "performance" else 1
+    tries = SERVER_ATTEMPTS if spec.mode == "performance" else 1
     for attempt in range(1, tries + 1):
         staging = staging_dir(out)
         try:
@@ -122,14 +137,16 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        attempts.append({"target_qps": spec.target_qps, "validity": result.result_validity,
+        attempts.append({"target_qps": spec.target_qps, "expected_qps": spec.expected_qps,
+                         "target_latency_ms": spec.target_latency_ms, "validity": result.result_validity,
                          "metric": result.metric_value, "p99_ns": result.latency.p99_ns})
-        if result.result_validity == "VALID" or attempt == tries:
+        following = next_attempt(spec, result) if result.result_validity != "VALID" else None
+        if following is None or attempt == tries:
             break
         shutil.rmtree(staging, ignore_errors=True)
-        lower = round(spec.target_qps * SERVER_STEP_DOWN, 1)
-        _log(f"Server run at {spec.target_qps} QPS is INVALID ({result.invalid_reason}); retrying at {lower} QPS")
-        spec = spec.model_copy(update={"target_qps": lower})
+        _log(f"{spec.scenario.value} run is INVALID ({result.invalid_reason}); retrying with "
+             f"{ {k: v for k, v in following.model_dump().items() if v != spec.model_dump()[k]} }")
+        spec = following
     try:
         record = {
             "version": RECORD_VERSION,
