@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from common import (Context, Row, Target, campaign_spec, compare, in_fresh_process, interleaved, max_valid_qps,
-                    register, summarize_run, torch_threads_for)
+from common import (Context, Row, Target, campaign_spec, compare, foreign_note, in_fresh_process, interleaved,
+                    max_valid_qps, register, summarize_run, torch_threads_for)
 
 NAME = "harness_overhead"
 TARGET = Target(">=", 0.95)
@@ -109,6 +109,7 @@ def harness_overhead(ctx: Context) -> list[Row]:
                             min_duration_ms=s["null_offline_min_duration_ms"])
     server = campaign_spec("Server", target_latency_ms=SERVER_LATENCY_MS, min_duration_ms=s["server_min_duration_ms"])
     counter = {"n": 0}
+    server_results: list[dict[str, Any]] = []
 
     def run(sut: str, spec: dict[str, Any], label: str) -> dict[str, Any]:
         counter["n"] += 1
@@ -138,6 +139,7 @@ def harness_overhead(ctx: Context) -> list[Row]:
         def go(i: int) -> float:
             def trial(qps: float) -> bool:
                 result = run(sut, server | {"target_qps": qps}, f"server-r{i}-{qps:g}")
+                server_results.append(result)
                 ctx.emit(f"Server {sut} repeat {i}: {qps:,.0f} QPS -> {result['validity']} "
                          f"(p99 {(result['p99_ns'] or 0) / 1e6:.2f} ms)")
                 return bool(result["valid"])
@@ -166,10 +168,12 @@ def harness_overhead(ctx: Context) -> list[Row]:
         compare(NAME, variant, "Offline throughput", "samples/s", bw_offline, raw_offline, baseline=baseline,
                 target=TARGET, valid=valid("benchwright"),
                 notes=f"expected QPS {offline['expected_qps']:,.0f}, min duration {offline['min_duration_ms']} ms, "
-                      f"batch {offline['batch_size']}, {offline['threads']} workers; raw VALID {valid('raw')}"),
+                      f"batch {offline['batch_size']}, {offline['threads']} workers; raw VALID {valid('raw')}; "
+                      + foreign_note(offline_runs["benchwright"] + offline_runs["raw"])),
         compare(NAME, variant, f"highest VALID Server QPS (p99 ≤ {SERVER_LATENCY_MS:g} ms)", "queries/s",
                 bw_server, raw_server, baseline=baseline, target=TARGET,
                 notes=f"bisection to {tol:.0%}, {server['min_duration_ms']} ms runs, batch {server['batch_size']}, "
                       f"{server['threads']} workers, batching timeout {server['batching_timeout_us']} µs; trials "
-                      f"per search {trial_counts['benchwright']} / raw {trial_counts['raw']}"),
+                      f"per search {trial_counts['benchwright']} / raw {trial_counts['raw']}; "
+                      + foreign_note(server_results)),
     ]

@@ -10,13 +10,13 @@ the same machine in the same invocation, so the table holds ratios, never absolu
 Adding a measurement (planning time of ``snakemake -n``, container start overhead, Slurm overhead, ...)::
 
     # benchmarks/bench_planning.py
-    from common import Context, compare, register, repeat_pairs
+    from common import Context, Target, compare, interleaved, register
 
     @register("planning_time", order=40, description="snakemake -n against ...")
     def planning_time(ctx: Context) -> list:
-        variant, baseline = repeat_pairs(ctx, lambda i: time_it(...), lambda i: time_it(...))
-        return [compare("planning_time", "snakemake -n vs ...", "wall time", "s", variant, baseline,
-                        higher_is_better=False, target=Target(">=", 0.9))]
+        variant, baseline = interleaved(ctx, lambda i: time_it(...), lambda i: time_it(...))
+        return [compare("planning_time", "snakemake -n", "wall time", "s", variant, baseline,
+                        baseline="...", higher_is_better=False, target=Target(">=", 0.9))]
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ MODES: dict[str, dict[str, Any]] = {
     # repeats: every measurement runs variant and baseline this many times, interleaved.
     # offline_min_duration_ms: LoadGen Offline runs of a real model; server_*: the Server bisection.
     "quick": {"repeats": 3, "offline_min_duration_ms": 1000, "null_offline_min_duration_ms": 1000,
-              "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 1000, "server_tolerance": 0.10},
+              "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 500, "server_tolerance": 0.10,
+              "quiet_budget_s": 20},
     "full": {"repeats": 5, "offline_min_duration_ms": 2000, "null_offline_min_duration_ms": 2000,
-             "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 2000, "server_tolerance": 0.05},
+             "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 2000, "server_tolerance": 0.05,
+             "quiet_budget_s": 600},
 }
 
 
@@ -105,6 +107,8 @@ class Context:
     """Shared between measurements of one invocation (e.g. model sizing), keyed by the measurement's choice."""
     runs: list[dict[str, Any]] = field(default_factory=list)
     """Every individual run or trial, written to runs.json."""
+    header: list[str] = field(default_factory=list)
+    """Lines for the top of results.md (e.g. which model files were measured)."""
     current: str = ""
 
     def emit(self, message: str) -> None:
@@ -212,16 +216,61 @@ def _child(conn: Any, func: Callable, args: tuple, kwargs: dict) -> None:
         conn.close()
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) jiffies of the whole machine from /proc/stat, or None where there is none."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def machine_busy(seconds: float = 0.1) -> float | None:
+    """Fraction of the machine's CPU time (all cores) spent busy over the next ``seconds``; None if unknown."""
+    a = _cpu_jiffies()
+    time.sleep(seconds)
+    b = _cpu_jiffies()
+    if a is None or b is None or b[1] == a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1])
+
+
+QUIET: dict[str, float] = {"max_wait_s": 15.0, "threshold": 0.25, "budget_s": 60.0}
+"""Before each fresh-process run, wait up to max_wait_s (and at most budget_s over the whole invocation) for the
+machine's CPU use by other processes to drop below threshold. run.py sets them from the mode and --max-wait."""
+
+
+def wait_quiet() -> dict[str, Any]:
+    waited, busy = 0.0, machine_busy()
+    while (busy is not None and busy > QUIET["threshold"] and waited < QUIET["max_wait_s"]
+           and QUIET["budget_s"] > 0):
+        time.sleep(1.0)
+        waited += 1.25
+        QUIET["budget_s"] -= 1.25
+        busy = machine_busy()
+    return {"busy_before": None if busy is None else round(busy, 3), "waited_s": waited}
+
+
 def in_fresh_process(func: Callable, *args: Any, timeout_s: float = 300.0, **kwargs: Any) -> Any:
     """Call ``func(*args, **kwargs)`` in a new process (multiprocessing spawn) and return its result.
 
     Every LoadGen run goes through here: LoadGen counts config loads per process (a second run in one process logs
-    "Multiple conf files are used"), and a fresh process also starts from a cold allocator, no leftover threads
-    and no JIT state of an earlier run. ``func`` must be a top-level function of an importable module.
+    "Multiple conf files are used" and runs without mlperf.conf's values), and a fresh process also starts with no
+    leftover threads or JIT state of an earlier run. ``func`` must be a top-level function of an importable module.
+
+    When ``func`` returns a dict, the facts of the machine around the run are added: ``foreign_cpu`` = the
+    fraction of the machine's CPU time that processes other than this run used while it ran (another tenant of a
+    shared machine), ``busy_before`` and ``waited_s`` (see :func:`wait_quiet`).
     """
+    import resource
+
+    quiet = wait_quiet()
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, func, args, kwargs), daemon=True)
+    own_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before, wall_before = _cpu_jiffies(), time.monotonic()
     proc.start()
     child.close()
     try:
@@ -236,9 +285,31 @@ def in_fresh_process(func: Callable, *args: Any, timeout_s: float = 300.0, **kwa
         if proc.is_alive():
             proc.kill()
             proc.join()
+    cpu_after = _cpu_jiffies()
+    own_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if status != "ok":
         raise RuntimeError(f"{func.__name__} failed in its process (exit code {proc.exitcode}): {payload}")
+    if isinstance(payload, dict):
+        payload = dict(payload)
+        if cpu_before and cpu_after and cpu_after[1] > cpu_before[1]:
+            hz = os.sysconf("SC_CLK_TCK")
+            own = (own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime) * hz
+            foreign = (cpu_after[0] - cpu_before[0] - own) / (cpu_after[1] - cpu_before[1])
+            payload["foreign_cpu"] = round(max(0.0, foreign), 3)
+        payload.update(quiet)
+        payload["process_wall_s"] = round(time.monotonic() - wall_before, 3)
     return payload
+
+
+def foreign_note(results: Iterable[dict[str, Any]]) -> str:
+    """A note on other tenants' CPU use during the runs behind a row (the highest fraction seen)."""
+    values = [r["foreign_cpu"] for r in results if r.get("foreign_cpu") is not None]
+    if not values:
+        return ""
+    worst = max(values)
+    busy = sum(v > QUIET["threshold"] for v in values)
+    return (f"other load during runs: max {worst:.0%} of the machine"
+            + (f", {busy} of {len(values)} runs above {QUIET['threshold']:.0%}" if busy else ""))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -251,7 +322,12 @@ def campaign_spec(scenario: str, precision: str = "fp32", *, benchmark: str = "d
     ``overrides`` applied; returned as JSON-able data so it can cross a process boundary."""
     from benchwright.config import load_plan_file
 
-    plan = load_plan_file(ROOT / "config" / "config.yaml", ROOT)
+    previous = Path.cwd()
+    os.chdir(ROOT)  # the campaign's paths are relative to the project root, as for snakemake
+    try:
+        plan = load_plan_file(ROOT / "config" / "config.yaml", ROOT)
+    finally:
+        os.chdir(previous)
     spec = plan.run_spec(benchmark, system, scenario, precision, mode)
     return spec.model_copy(update=overrides).model_dump(mode="json")
 
@@ -426,6 +502,8 @@ def write_results(rows: Iterable[Row], out_dir: Path, facts: dict[str, Any], ctx
     lines = [
         f"{machine_line(facts)}.",
         "",
+        *[f"{line}  " for line in ctx.header],
+        *([""] if ctx.header else []),
         f"Mode `{ctx.mode}`: {ctx.repeats} repeats per measurement, variant and baseline interleaved in the same "
         f"invocation ({facts['date']}, {elapsed_s:.0f} s in all). min / median / max are over the repeats of the "
         "variant; ratio = median(variant) / median(baseline), oriented so that **> 1 means the variant is better**; "
@@ -441,7 +519,8 @@ def write_results(rows: Iterable[Row], out_dir: Path, facts: dict[str, Any], ctx
         lines += ["", "Measurements that failed:"] + [f"- `{k}`: {v}" for k, v in failures.items()]
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out_dir / "runs.json").write_text(json.dumps({"machine": facts, "mode": ctx.mode, "repeats": ctx.repeats,
-                                                   "settings": ctx.settings, "runs": ctx.runs,
+                                                   "settings": ctx.settings, "header": ctx.header,
+                                                   "runs": ctx.runs,
                                                    "rows": [dataclasses.asdict(r) | {"met": r.met,
                                                                                     "target": str(r.target or "")}
                                                             for r in rows], "failures": failures},

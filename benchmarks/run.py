@@ -41,10 +41,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for results.md, results.csv and runs.json (default: benchmarks/results)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep every LoadGen log (under --out/logs) instead of a deleted scratch folder")
+    parser.add_argument("--max-wait", type=float, default=common.QUIET["max_wait_s"], metavar="SECONDS",
+                        help="before each run, wait up to this long for other processes' CPU use to drop below "
+                             f"{common.QUIET['threshold']:.0%}% of the machine (default %(default)g; 0: never wait); "
+                             "the waits of one invocation add up to at most 20 s (quick) or 600 s (full)")
     parser.set_defaults(mode="quick")
     args = parser.parse_args(argv)
 
+    common.QUIET["max_wait_s"] = args.max_wait
     settings = dict(common.MODES[args.mode])
+    common.QUIET["budget_s"] = settings["quiet_budget_s"]
     if args.repeats:
         settings["repeats"] = args.repeats
     out = args.out.resolve()

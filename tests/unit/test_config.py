@@ -344,3 +344,19 @@ def test_trained_weights_need_a_recipe(config_tree):
     config_tree.campaign["benchmarks"]["digits-cnn"]["training"] = False
     rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="",
              message="needs a `training` section", fix="")
+
+
+def test_loading_from_another_directory_resolves_files_against_the_root(tmp_path, monkeypatch):
+    from benchwright.config import load_plan_file
+
+    from ..conftest import REPO
+
+    monkeypatch.chdir(tmp_path)  # not the checkout
+    plan = load_plan_file(REPO / "config/config.yaml", root=REPO)
+    assert plan.benchmarks["digits-cnn"].training.compliance_rules == "digits-cnn.compliance.yaml"
+
+
+def test_missing_compliance_rules_file(config_tree):
+    config_tree.edit("benchmarks", "digits-cnn", lambda d: d["training"].update(compliance_rules="nope.yaml"))
+    rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="training.compliance_rules",
+             message="nope.yaml does not exist", fix="create the rules file")

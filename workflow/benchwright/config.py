@@ -360,7 +360,7 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
     for name, sel in c.benchmarks.items():
         bench = plan.benchmarks[name]
         bfile = plan.files[f"benchmark:{name}"]
-        out.extend(_check_selection(plan, name, sel, bench, cfile, bfile, division, submission))
+        out.extend(_check_selection(plan, name, sel, bench, cfile, bfile, division, submission, root))
 
     for sku in plan.systems_in_use:
         system = plan.systems[sku]
@@ -380,7 +380,7 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
 
 
 def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: str, bfile: str,
-                     division: Any, submission: bool) -> list[Problem]:
+                     division: Any, submission: bool, root: Path = Path(".")) -> list[Problem]:
     out: list[Problem] = []
     c, rules = plan.campaign, plan.rules
     field_ = f"benchmarks.{name}"
@@ -461,12 +461,12 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
                                    f"under {listing} for a submission run",
                                    f"remove it or use at least {max(short.values())}."))
     if sel.training and bench.training is not None:
-        out.extend(_check_training(plan, name, bench, cfile, bfile, division, submission))
+        out.extend(_check_training(plan, name, bench, cfile, bfile, division, submission, root))
     return out
 
 
 def _check_training(plan: Plan, name: str, bench: Benchmark, cfile: str, bfile: str, division: Any,
-                    submission: bool) -> list[Problem]:
+                    submission: bool, root: Path = Path(".")) -> list[Problem]:
     out: list[Problem] = []
     rules = plan.rules
     training = bench.training
@@ -487,7 +487,7 @@ def _check_training(plan: Plan, name: str, bench: Benchmark, cfile: str, bfile: 
                            "write a rules file in the compliance checker's YAML rule language (see "
                            "config/benchmarks/digits-cnn.compliance.yaml) and name it here."))
     elif training.compliance_rules is not None:
-        path = Path(plan.campaign.paths.benchmarks) / training.compliance_rules
+        path = Path(root) / plan.campaign.paths.benchmarks / training.compliance_rules
         if not path.is_file():
             out.append(Problem(bfile, "training.compliance_rules", f"{display_path(path)} does not exist",
                                "create the rules file or correct the path (relative to the benchmark file)."))
