@@ -52,13 +52,8 @@ def _rate(predict, batches, seconds: float, python_threads: int) -> float:
             done[k] += len(batch)
             i += python_threads
 
-    start = time.perf_counter()
-    workers = [threading.Thread(target=loop, args=(k,)) for k in range(python_threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return sum(done) / (time.perf_counter() - start)
+    elapsed = _run_threads(loop, python_threads)  # run first: `sum(done) / _run_threads(...)` sums before
+    return sum(done) / elapsed
 
 
 def probe(spec_data: dict[str, Any], seconds: float = 0.25, windows: int = 3) -> dict[str, Any]:
@@ -125,13 +120,7 @@ def _timed_loop(predictor, batches, samples: int, python_threads: int, torch_thr
         while (j := next(counter)) < n_batches:
             predictor(batches[j % len(batches)])
 
-    start = time.perf_counter()
-    workers = [threading.Thread(target=loop, args=(k,)) for k in range(python_threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - start
+    elapsed = _run_threads(loop, python_threads)
     return {"python_threads": python_threads, "torch_threads": torch_threads, "samples": n_batches * bs,
             "seconds": elapsed, "samples_per_s": n_batches * bs / elapsed}
 
@@ -196,3 +185,14 @@ def offline_spec(ctx: Any, precision: str, **overrides: Any) -> dict[str, Any]:
     rate = probed(ctx, precision)["rate_estimate"]
     return campaign_spec("Offline", precision, expected_qps=round(rate * OFFLINE_MARGIN),
                          min_duration_ms=ctx.settings["offline_min_duration_ms"], **overrides)
+
+
+def _run_threads(loop, count: int) -> float:
+    """Run ``loop(k)`` on ``count`` threads at once; return the wall seconds until all finished."""
+    start = time.perf_counter()
+    workers = [threading.Thread(target=loop, args=(k,)) for k in range(count)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlperf_loadgen as lg
+
+from ..loadgen_helpers import start_test
 import numpy as np
 import pytest
 
@@ -48,15 +50,7 @@ class AnsweringSUT:
         ts.mode = getattr(lg.TestMode, mode)
         for name, value in settings.items():
             setattr(ts, name, value)
-        outdir.mkdir(parents=True)
-        out = lg.LogOutputSettings()
-        out.outdir = str(outdir)
-        out.copy_summary_to_stdout = False
-        log = lg.LogSettings()
-        log.log_output = out
-        log.enable_trace = False
-        lg.StartTestWithLogSettings(self.sut, self.qsl, ts, log)
-        return outdir / ACCURACY_LOG
+        return start_test(self.sut, self.qsl, ts, outdir) / ACCURACY_LOG
 
     def close(self) -> None:
         lg.DestroySUT(self.sut)
