@@ -16,6 +16,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/inference.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/submission.smk"
 
 
 rule all:

@@ -225,6 +225,72 @@ def _cmd_training_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle_spec(args: argparse.Namespace):
+    from .submission.spec import BundleSpec, bundle_spec
+
+    if args.spec:
+        return BundleSpec.model_validate_json(args.spec)
+    from .config import load_plan, read_yaml
+
+    merged: dict = {}
+    for f in args.configfile:
+        merged.update(read_yaml(f) or {})
+    return bundle_spec(load_plan(merged, args.configfile), args.configfile)
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from .submission.bundle import assemble_bundle
+
+    spec = _bundle_spec(args)
+    out = assemble_bundle(spec, args.out, args.tarball, args.checkout, overwrite=args.overwrite)
+    print(f"bundle of campaign `{spec.campaign}` ({spec.mode.value} mode, "
+          f"{'submittable' if spec.submittable else 'not submittable'}): {out}, {args.tarball}", file=sys.stderr)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json, atomic_write_text
+    from .submission.check import RULES, check_bundle
+
+    if args.rules:
+        for rule, text in RULES.items():
+            print(f"{rule:18} {text}")
+        return 0
+    if not args.path:
+        print("benchwright check: give the bundle folder or tarball to check (or --rules)", file=sys.stderr)
+        return 2
+    report = check_bundle(args.path, training_tools=not args.no_training_tools)
+    if args.tarball:
+        packed = check_bundle(args.tarball, training_tools=False)
+        report.violations += [v.__class__(f"{args.tarball}:{v.path}", v.rule, v.message) for v in packed.violations]
+    text = report.text()
+    print(text, end="")
+    if args.json:
+        atomic_write_json(args.json, report.as_dict())
+    if not report.ok:
+        return 1
+    if args.out:
+        atomic_write_text(args.out, text)
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json
+    from .submission.bundle import publish
+    from .submission.check import check_bundle
+
+    receipt = publish(args.bundle, args.tarball, args.report, args.to)
+    published = Path(receipt["path"]) / Path(args.bundle).name
+    report = check_bundle(published, training_tools=False)  # the copy is what a submitter takes away
+    if not report.ok:
+        print(report.text(), end="", file=sys.stderr)
+        return 1
+    atomic_write_json(args.receipt, receipt)
+    state = "published as" if receipt["new"] else "unchanged since"
+    print(f"bundle {state} {receipt['path']} (tarball sha256 {receipt['tarball_sha256']})", file=sys.stderr)
+    return 0
+
+
 def _cmd_image(args: argparse.Namespace) -> int:
     from .containers.image import build_image, lock
 
@@ -399,6 +465,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-mb", type=int, help="memory limit of the container (no swap)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- followed by the benchwright command")
     p.set_defaults(func=_cmd_container_run)
+
+    p = sub.add_parser("bundle", help="assemble the MLPerf submission bundle of a campaign (trees, manifest, tarball)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--spec", help="the bundle as JSON (what the DAG passes)")
+    src.add_argument("--configfile", action="append", help="campaign file(s), later ones override (by hand)")
+    p.add_argument("--checkout", default=".", help="the workflow's checkout, whose code goes into src/")
+    p.add_argument("--out", required=True, help="bundle folder to create")
+    p.add_argument("--tarball", required=True, help="deterministic .tar.gz of the bundle to create")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle and tarball")
+    p.set_defaults(func=_cmd_bundle)
+
+    p = sub.add_parser("check", help="validate a submission bundle (folder, tarball or MLPerf root): one line per "
+                                     "violation, exit 1 if any")
+    p.add_argument("path", nargs="?", help="bundle folder, its .tar.gz, or a folder holding closed/ or open/")
+    p.add_argument("--tarball", help="also check this tarball of the bundle")
+    p.add_argument("--out", help="write the report here when the bundle passes")
+    p.add_argument("--json", help="write the report as JSON here (pass or fail)")
+    p.add_argument("--no-training-tools", action="store_true",
+                   help="skip mlperf-logging's package and compliance checkers on the training tree")
+    p.add_argument("--rules", action="store_true", help="list the rules and exit")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("publish", help="copy a checked bundle into a new version folder (never overwrites one)")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--tarball", required=True)
+    p.add_argument("--report", required=True, help="the validator's report of the bundle")
+    p.add_argument("--to", required=True, help="folder of versions, e.g. submissions/<campaign>")
+    p.add_argument("--receipt", required=True, help="JSON naming the version written")
+    p.set_defaults(func=_cmd_publish)
 
     from .harness.compliance import add_parser as add_compliance_parser
 

@@ -101,6 +101,11 @@ class InferenceJob:
     precision: Precision
 
 
+def model_dir(benchmark: str, precision: str) -> str:
+    """The model folder a run of this precision loads: int8 the quantized model, the others the FP32 weights."""
+    return f"results/models/{benchmark}/{'int8' if precision == 'int8' else 'fp32'}"
+
+
 @dataclass(frozen=True)
 class Plan:
     """A validated campaign with everything it refers to."""

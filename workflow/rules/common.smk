@@ -3,12 +3,14 @@
 import glob
 import json
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
 
-from benchwright.config import load_plan
+from benchwright.config import load_plan, model_dir
 from benchwright.errors import CampaignError
+from benchwright.submission.spec import bundle_spec
 
 
 def campaign_files():
@@ -42,6 +44,7 @@ wildcard_constraints:
     precision="fp32|fp16|bf16|int8",
     mode="performance|accuracy",
     index=r"\d+",
+    campaign=re.escape(PLAN.campaign.name),
 
 
 def all_targets():
@@ -50,6 +53,7 @@ def all_targets():
     targets += [f"results/systems/{sku}/detected.json" for sku in PLAN.systems_in_use]
     targets += inference_targets()
     targets += training_targets()
+    targets += submission_targets()
     return targets
 
 
@@ -172,10 +176,8 @@ def model_input(wildcards):
     return f"results/models/{wildcards.benchmark}/fp32/weights.pt"
 
 
-def model_dir(wildcards):
-    return "results/models/{}/{}".format(
-        wildcards.benchmark, "int8" if wildcards.precision == "int8" else "fp32"
-    )
+def model_folder(wildcards):
+    return model_dir(wildcards.benchmark, wildcards.precision)
 
 
 def run_spec(wildcards, mode=None):
@@ -356,3 +358,27 @@ def package_sources():
     return sorted(glob.glob(os.path.join(package, "**", "*.py"), recursive=True)) + [
         os.path.join(WORKFLOW_DIR, "pyproject.toml")
     ]
+
+
+# --- submission -----------------------------------------------------------------------------------------
+
+BUNDLE = bundle_spec(PLAN, campaign_files())
+CAMPAIGN = PLAN.campaign.name
+
+
+def bundle_inputs(wildcards):
+    """Everything the bundle is assembled from: finished, checked results (a failed check stops the DAG before)."""
+    inputs = []
+    for e in BUNDLE.inference:
+        inputs += [f"{e.run}/performance", f"{e.run}/accuracy", f"{e.run}/accuracy.txt"]
+        inputs += [f"{e.run}/{test}" for test in e.compliance_tests]
+    for e in BUNDLE.training:
+        inputs += list(e.runs) + [f"results/training/{e.system}/{e.benchmark}/score.json"]
+    inputs += [s.detected for s in BUNDLE.systems.values()]
+    return inputs + list(BUNDLE.config_files)
+
+
+def submission_targets():
+    if not (BUNDLE.inference or BUNDLE.training):
+        return []
+    return [f"results/submission/{CAMPAIGN}/published.json"]

@@ -15,7 +15,7 @@ rule range_performance:
     threads: measurement_threads
     params:
         spec=ranging_spec,
-        model=model_dir,
+        model=model_folder,
         container=container_args("results/ranging/{system}/{benchmark}/{precision}/{scenario}.json"),
     conda:
         "../envs/benchwright.yaml"
@@ -42,7 +42,7 @@ rule loadgen_performance:
     threads: measurement_threads
     params:
         spec=run_spec,
-        model=model_dir,
+        model=model_folder,
         ranging=ranging_args,
         container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
     conda:
@@ -63,7 +63,7 @@ use rule loadgen_performance as loadgen_accuracy with:
     threads: 1
     params:
         spec=run_spec,
-        model=model_dir,
+        model=model_folder,
         ranging=[],
         container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
 
@@ -103,7 +103,7 @@ rule compliance_test:
     threads: measurement_threads
     params:
         spec=performance_run_spec,
-        model=model_dir,
+        model=model_folder,
         container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
     conda:
         "../envs/benchwright.yaml"

@@ -28,10 +28,12 @@ class PackageCheckFailed(BenchwrightError):
 
 def assemble_training(root: str | os.PathLike[str], *, submitter: str, system: str, system_description: Mapping[str, str],
                       benchmark: str, result_logs: Sequence[str | os.PathLike[str]], implementation: str,
-                      source: str | os.PathLike[str] | None = None, readme: str = "") -> Path:
+                      source: str | os.PathLike[str] | None = None, readme: str = "",
+                      rules: str | os.PathLike[str] | None = None) -> Path:
     """Add one training result (a system x benchmark) to the tree under ``root``; return ``root/<submitter>``.
 
-    Result files are numbered in the order given. An existing result folder is never overwritten.
+    Result files are numbered in the order given. An existing result folder is never overwritten. ``rules``: our
+    own compliance rules of a benchmark outside the ruleset, kept beside the implementation as compliance.yaml.
     """
     org = Path(root) / submitter
     results = org / "results" / system / benchmark
@@ -45,6 +47,8 @@ def assemble_training(root: str | os.PathLike[str], *, submitter: str, system: s
         impl.mkdir(parents=True)
         if source is not None:
             shutil.copytree(source, impl / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if rules is not None:
+            shutil.copyfile(rules, impl / "compliance.yaml")
         atomic_write_text(impl / "README.md", readme or f"# {benchmark}: {implementation}\n")
     staging = results.with_name(f".{results.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)

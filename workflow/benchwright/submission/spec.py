@@ -1,0 +1,173 @@
+"""What goes into a campaign's submission bundle, derived from the validated campaign (one source of truth).
+
+The DAG passes :func:`bundle_spec` as JSON to ``benchwright bundle``: a change to the campaign that changes
+the bundle re-assembles it, nothing else does. Every path is relative to the campaign's working directory.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import Field
+
+from ..schemas.base import Precision, RunMode, Scenario, Spec
+
+BUNDLE_FORMAT = "benchwright-bundle"
+BUNDLE_VERSION = 1
+IMPLEMENTATION = "benchwright-pytorch"
+
+
+class InferenceEntry(Spec):
+    """One inference result: a system x model x scenario of the MLPerf tree."""
+
+    system: str
+    benchmark: str
+    precision: Precision
+    scenario: Scenario
+    model: str
+    """Directory name in the tree: the official benchmark (closed) or our own model name (open)."""
+    mlperf_benchmark: str | None
+    """The official benchmark the model maps to (model_mapping.json in open)."""
+    run: str
+    """results/inference/<system>/<benchmark>/<precision>/<scenario>: performance/, accuracy/, accuracy.txt, TEST*/"""
+    accuracy_reference: float
+    accuracy_target: float
+    compliance_tests: tuple[str, ...] = ()
+    measurements: dict[str, str]
+    commands: tuple[str, ...]
+    """The exact commands that reproduce the result, from a checkout of src/ in the campaign's working directory."""
+
+
+class TrainingEntry(Spec):
+    """One training result: a system x benchmark with its seeded runs."""
+
+    system: str
+    benchmark: str
+    tree_benchmark: str
+    """The benchmark's name in the tree and in its logs (the official name when it has one)."""
+    runs: tuple[str, ...]
+    """The run folders (each with result.txt), numbered result_0 ... in this order."""
+    required_runs: int = Field(gt=0)
+    rules: str | None
+    """Our own compliance rules for a benchmark outside the training ruleset."""
+    commands: tuple[str, ...]
+
+
+class SystemEntry(Spec):
+    file: str
+    """The SKU's YAML file."""
+    detected: str
+    """results/systems/<sku>/detected.json: the facts that fill its `auto` fields."""
+
+
+class BundleSpec(Spec):
+    campaign: str
+    submitter: str
+    division: Literal["closed", "open"]
+    mlperf_version: str
+    mode: RunMode
+    training_ruleset: str
+    systems: dict[str, SystemEntry]
+    inference: tuple[InferenceEntry, ...] = ()
+    training: tuple[TrainingEntry, ...] = ()
+    config_files: tuple[str, ...]
+    """The campaign's files, then each benchmark and SKU file it uses (copied into the bundle's src/campaign/)."""
+
+    @property
+    def submittable(self) -> bool:
+        """Only a submission-mode campaign can produce a bundle that claims to be valid."""
+        return self.mode is RunMode.submission
+
+
+def model_name(division: str, benchmark: str, precision: str, mlperf_benchmark: str | None) -> str:
+    """The model directory of a result: the official name in closed; ``<benchmark>-<precision>`` in open, so
+    that every precision of a model of our own is a result of its own."""
+    if division == "closed":
+        if not mlperf_benchmark:
+            raise ValueError(f"benchmark {benchmark} has no official MLPerf benchmark; closed needs one")
+        return mlperf_benchmark
+    return f"{benchmark}-{precision}"
+
+
+def _snakemake(config_files: Sequence[str], targets: Sequence[str]) -> str:
+    files = "".join(f" --configfile {shlex.quote(f)}" for f in config_files)
+    return "snakemake --cores all" + files + " " + " ".join(shlex.quote(t) for t in targets)
+
+
+def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
+    """The bundle of a campaign (`plan`: benchwright.config.Plan; `campaign_files`: its config files in order)."""
+    from ..config import model_dir
+    from ..errors import display_path
+
+    c, rules = plan.campaign, plan.rules
+    division = c.division.value
+    campaign_files = [display_path(f) for f in campaign_files]
+    inference = []
+    for job in plan.inference_jobs:
+        bench = plan.benchmarks[job.benchmark]
+        inf = bench.inference
+        official = inf.mlperf_benchmark if inf else None
+        prec, scen = job.precision.value, job.scenario.value
+        run = f"results/inference/{job.system}/{job.benchmark}/{prec}/{scen}"
+        tests = ()
+        if rules.divisions[c.division].compliance_tests and official in rules.inference.benchmarks:
+            tests = tuple(rules.inference.benchmarks[official].compliance_tests)
+        quantized = prec == "int8"
+        weights = bench.model.weights
+        measurements = {
+            "input_data_types": "fp32",
+            "retraining": "no",
+            "starting_weights_filename": weights.url.rsplit("/", 1)[-1] if weights.url else "weights.pt",
+            "weight_data_types": prec,
+            "weight_transformations": (
+                f"post-training static quantization (per-tensor int8), calibrated on the fixed set "
+                f"{bench.calibration.sample_list}" if quantized and bench.calibration else "none"),
+        }
+        model = model_dir(job.benchmark, prec)
+        perf = plan.run_spec(job.benchmark, job.system, scen, prec, "performance").model_dump_json()
+        acc = plan.run_spec(job.benchmark, job.system, scen, prec, "accuracy").model_dump_json()
+        detected = f"results/systems/{job.system}/detected.json"
+        commands = (
+            _snakemake(campaign_files, [f"{run}/performance", f"{run}/accuracy.txt",
+                                        *(f"{run}/{t}" for t in tests)]),
+            f"benchwright loadgen --spec {shlex.quote(perf)} --model {model} --data results/data/{job.benchmark}"
+            f" --detected {detected} --ranging results/ranging/{job.system}/{job.benchmark}/{prec}/{scen}.json"
+            f" --out {run}/performance",
+            f"benchwright loadgen --spec {shlex.quote(acc)} --model {model} --data results/data/{job.benchmark}"
+            f" --detected {detected} --out {run}/accuracy",
+            f"benchwright accuracy --run {run}/accuracy --data results/data/{job.benchmark} --benchmark"
+            f" {job.benchmark} --reference {bench.accuracy.reference} --target-fraction"
+            f" {bench.accuracy.target_fraction} --out {run}/accuracy.txt",
+        )
+        inference.append(InferenceEntry(
+            system=job.system, benchmark=job.benchmark, precision=prec, scenario=scen,
+            model=model_name(division, job.benchmark, prec, official), mlperf_benchmark=official, run=run,
+            accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
+            compliance_tests=tests, measurements=measurements, commands=commands))
+    training = []
+    for benchmark, system in plan.training_jobs:
+        tr = plan.benchmarks[benchmark].training
+        runs = tuple(f"results/training/{system}/{benchmark}/run_{i}" for i in range(plan.required_runs(benchmark)))
+        training.append(TrainingEntry(
+            system=system, benchmark=benchmark, tree_benchmark=tr.mlperf_benchmark or benchmark, runs=runs,
+            required_runs=len(runs),
+            rules=f"{c.paths.benchmarks}/{tr.compliance_rules}" if tr.compliance_rules else None,
+            commands=(_snakemake(campaign_files, [f"results/training/{system}/{benchmark}/score.json"]),)))
+    used = sorted({e.system for e in inference} | {e.system for e in training})
+    systems = {s: SystemEntry(file=f"{c.paths.systems}/{s}.yaml", detected=f"results/systems/{s}/detected.json")
+               for s in used}
+    benchmark_files = [f"{c.paths.benchmarks}/{b}.yaml" for b in c.benchmarks]
+    extra = []
+    for b in c.benchmarks:
+        bench = plan.benchmarks[b]
+        if bench.calibration:
+            extra.append(f"{c.paths.benchmarks}/{bench.calibration.sample_list}")
+        if bench.training and bench.training.compliance_rules:
+            extra.append(f"{c.paths.benchmarks}/{bench.training.compliance_rules}")
+    config_files = list(dict.fromkeys([*campaign_files, *benchmark_files, *extra,
+                                       *(systems[s].file for s in used)]))
+    return BundleSpec(campaign=c.name, submitter=c.submitter, division=division, mlperf_version=c.mlperf_version,
+                      mode=c.mode, training_ruleset=rules.training.ruleset, systems=systems,
+                      inference=tuple(inference), training=tuple(training), config_files=tuple(config_files))
