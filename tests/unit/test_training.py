@@ -146,6 +146,12 @@ def test_training_tree_is_accepted_by_the_package_checker(default_models, tmp_pa
     assert sorted(p.name for p in (org / "results/cpu-host/ssd").iterdir()) == [f"result_{i}.txt" for i in range(5)]
     report = check_training_package(org, "4.1.0")
     assert "SUCCESS" in report
+    # The validator on the bare training tree: mlperf-logging's package checker and result summarizer both run.
+    from benchwright.submission.check import check_bundle
+
+    checked = check_bundle(org)
+    assert checked.ok and checked.checked["training results"] == 1, checked.text()
+    assert any("result summarizer" in n and "cpu-host" in n for n in checked.notes), checked.notes
     with pytest.raises(FileExistsError, match="never overwritten"):
         assemble_training(tmp_path / "bundle", submitter="benchwright", system="cpu-host", system_description=desc,
                           benchmark="ssd", result_logs=logs, implementation="pytorch-cpu")

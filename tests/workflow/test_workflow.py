@@ -90,6 +90,7 @@ def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(workdir):
     assert detected["system"] == "cpu-host" and detected["differences"] == []
     _assert_inference_results(workdir)
     _assert_training_results(workdir)
+    _assert_bundle(workdir)
     again = snakemake(workdir, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -118,6 +119,30 @@ def _assert_inference_results(workdir):
                 fp32_accuracy[scenario] = accuracy
             else:
                 assert accuracy >= 0.99 * fp32_accuracy[scenario]
+
+
+def _assert_bundle(workdir):
+    """The campaign ends with a published bundle, its manifest and tarball, passed by the validator and, for its
+    training part, by mlperf-logging's package checker."""
+    from benchwright.submission.check import check_bundle
+    from benchwright.submission.training import check_training_package
+
+    receipt = json.loads((workdir / "results/submission/default/published.json").read_text())
+    assert receipt["version"] == "v1" and receipt["new"]
+    published = workdir / "submissions/default/v1"
+    assert sorted(p.name for p in published.iterdir()) == ["bundle", "check.txt", "default.tar.gz",
+                                                           "default.tar.gz.sha256"]
+    assert (published / "default.tar.gz").read_bytes() == (workdir / "results/submission/default/default.tar.gz"
+                                                           ).read_bytes()
+    assert (published / "check.txt").read_text().splitlines()[-1].startswith(
+        "PASS: results/submission/default/bundle (smoke mode, not submittable): 8 inference results, 1 training")
+    report = check_bundle(published / "bundle")
+    assert report.ok and not report.submittable, report.text()
+    assert check_bundle(published / "default.tar.gz").ok
+    assert "SUCCESS" in check_training_package(published / "bundle/training/benchwright", "4.1.0")
+    results = published / "bundle/inference/open/benchwright/results/cpu-host"
+    assert sorted(p.name for p in results.iterdir()) == ["digits-cnn-fp32", "digits-cnn-int8"]
+    assert all(len(list((results / m).iterdir())) == 4 for m in ("digits-cnn-fp32", "digits-cnn-int8"))
 
 
 def _assert_training_results(workdir):

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,22 @@ def staging_dir(target: str | os.PathLike[str], suffix: str = "") -> Path:
     path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
     os.chmod(path, 0o777 & ~_current_umask())
     return path
+
+
+@contextlib.contextmanager
+def staged_dir(target: str | os.PathLike[str], suffix: str = "", *, replace: bool = False) -> Iterator[Path]:
+    """Yield a fresh folder beside ``target`` to fill; on success rename it onto ``target`` (a folder appears
+    complete or not at all), on any exception delete it. ``replace``: remove an existing ``target`` first."""
+    target = Path(target)
+    staging = staging_dir(target, suffix)
+    try:
+        yield staging
+        if replace and target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)  # atomic; allowed onto an empty folder
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -14,16 +14,15 @@ import lzma
 import os
 import posixpath
 import re
-import shutil
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fsutil import staging_dir
+from ..fsutil import staged_dir
 
 TAR_MODES: dict[str, str] = {"tar": "r:", "tar.gz": "r:gz", "tar.bz2": "r:bz2", "tar.xz": "r:xz"}
 FORMATS: tuple[str, ...] = ("zip", *TAR_MODES)
@@ -228,13 +227,5 @@ def _extract_zip(archive: Path, dest: Path) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _staging_dir(dest: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside ``dest``; on success rename it onto ``dest``, else delete it."""
-    staging = staging_dir(dest, suffix=".extracting")
-    try:
-        yield staging
-        os.replace(staging, dest)  # atomic; allowed onto an empty directory
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def _staging_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
+    return staged_dir(dest, suffix=".extracting")

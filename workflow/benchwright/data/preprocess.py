@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fsutil import atomic_write_json, sha256_file, staging_dir
+from ..fsutil import atomic_write_json, sha256_file, staged_dir
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -91,8 +90,7 @@ def preprocess(name: str, version: int, parameters: Mapping[str, Any], inputs: S
     arrays = proc.run(paths, params)
 
     out = Path(out_dir)
-    staging = staging_dir(out)
-    try:
+    with staged_dir(out, replace=True) as staging:
         outputs = {}
         for key in sorted(arrays):
             path = staging / f"{key}.npy"
@@ -106,12 +104,6 @@ def preprocess(name: str, version: int, parameters: Mapping[str, Any], inputs: S
             "outputs": outputs,
         }
         atomic_write_json(staging / MANIFEST, manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

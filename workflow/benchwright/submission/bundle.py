@@ -28,9 +28,9 @@ from typing import Any
 from .. import __version__
 from ..config import load_system_file
 from ..errors import BenchwrightError
-from ..fsutil import atomic_open, atomic_write_json, atomic_write_text, sha256_file, staging_dir
+from ..fsutil import atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staging_dir
 from ..sysdesc import inference_description, training_description
-from .inference import AssemblyError, _need, assemble_inference
+from .inference import _need, assemble_inference
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
 from .training import assemble_training
 
@@ -222,33 +222,24 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
         raise BundleExists(f"benchwright: {existing[0]} already exists; a finished bundle is never overwritten.\n"
                            "    fix: assemble into a new folder, or pass --overwrite to replace it")
     sys_inference, sys_training = system_descriptions(spec)
-    staging = staging_dir(out)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / "src"
-            source = copy_source(checkout, src)
-            _copy_campaign(spec.config_files, src / "campaign")
-            org = assemble_inference(staging / "inference", spec, sys_inference, src, source["commit"])
-            inference_root = org.relative_to(staging).as_posix() if org else None
-            training_root = None
-            for entry in spec.training:
-                runs = [Path(r) for r in entry.runs]
-                logs = [_need(r / "result.txt", "a training run's MLPerf log") for r in runs]
-                org_t = assemble_training(staging / "training", submitter=spec.submitter, system=entry.system,
-                                          system_description=sys_training[entry.system],
-                                          benchmark=entry.tree_benchmark, result_logs=logs,
-                                          implementation=IMPLEMENTATION, source=src,
-                                          readme=_training_readme(spec, entry, source),
-                                          rules=Path(entry.rules) if entry.rules else None)
-                training_root = org_t.relative_to(staging).as_posix()
+    with staged_dir(out, replace=True) as staging, tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        source = copy_source(checkout, src)
+        _copy_campaign(spec.config_files, src / "campaign")
+        org = assemble_inference(staging / "inference", spec, sys_inference, src, source["commit"])
+        inference_root = org.relative_to(staging).as_posix() if org else None
+        training_root = None
+        for entry in spec.training:
+            logs = [_need(Path(r) / "result.txt", "a training run's MLPerf log") for r in entry.runs]
+            org_t = assemble_training(staging / "training", submitter=spec.submitter, system=entry.system,
+                                      system_description=sys_training[entry.system],
+                                      benchmark=entry.tree_benchmark, result_logs=logs,
+                                      implementation=IMPLEMENTATION, source=src,
+                                      readme=_training_readme(spec, entry, source),
+                                      rules=Path(entry.rules) if entry.rules else None)
+            training_root = org_t.relative_to(staging).as_posix()
         atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root))
         write_manifest(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     write_tarball(out, tarball, prefix=spec.campaign)
     return out
 
