@@ -280,6 +280,18 @@ def test_closed_submission_needs_every_scenario_of_the_system_type(config_tree):
              message="must cover MultiStream, SingleStream too", fix="add MultiStream, SingleStream")
 
 
+def test_closed_result_holds_one_precision(config_tree):
+    config_tree.write("benchmarks", "resnet", config_tree.read("benchmarks", "digits-cnn"))
+    config_tree.edit("benchmarks", "resnet", lambda d: d.update(name="resnet"))
+    (config_tree.root / "config/benchmarks/resnet.calibration.txt").write_bytes(
+        (config_tree.root / "config/benchmarks/digits-cnn.calibration.txt").read_bytes())
+    config_tree.edit("benchmarks", "resnet", lambda d: d["calibration"].update(sample_list="resnet.calibration.txt"))
+    config_tree.campaign.update(division="closed", benchmarks={
+        "resnet": {"systems": ["cpu-host"], "scenarios": ["Offline"], "precisions": ["fp32", "int8"]}})
+    rejected(config_tree, file="config/config.yaml", field="benchmarks.resnet.precisions",
+             message="one result per benchmark and scenario", fix="keep the one precision to submit")
+
+
 def test_calibration_list_checksum(config_tree):
     (config_tree.root / "config/benchmarks/digits-cnn.calibration.txt").write_text("1\n2\n")
     rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="calibration.sha256",

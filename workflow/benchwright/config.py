@@ -441,6 +441,11 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
                 out.append(Problem(cfile, "division", f"the closed division runs only the official models; "
                                    f"`{name}` is a model of our own mapped to `{inf.mlperf_benchmark}`",
                                    "use `division: open`, or select the official benchmark."))
+            if not division.own_models and len(sel.precisions) > 1:
+                out.append(Problem(cfile, f"{field_}.precisions", "a closed submission holds one result per "
+                                   f"benchmark and scenario, in the `{inf.mlperf_benchmark}` folder; "
+                                   f"{len(sel.precisions)} precisions would share it",
+                                   "keep the one precision to submit (compare precisions in the open division)."))
             if not division.own_models and bench.accuracy.target_fraction not in official.target_fractions:
                 out.append(Problem(bfile, "accuracy.target_fraction", f"{bench.accuracy.target_fraction} is not "
                                    f"an accuracy target of {inf.mlperf_benchmark}",

@@ -160,11 +160,11 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
                for s in used}
     benchmark_files = [f"{c.paths.benchmarks}/{b}.yaml" for b in c.benchmarks]
     extra = []
-    for b in c.benchmarks:
+    for b, sel in c.benchmarks.items():
         bench = plan.benchmarks[b]
-        if bench.calibration:
+        if bench.calibration and any(p.value == "int8" for p in sel.precisions) and sel.scenarios:
             extra.append(f"{c.paths.benchmarks}/{bench.calibration.sample_list}")
-        if bench.training and bench.training.compliance_rules:
+        if sel.training and bench.training and bench.training.compliance_rules:
             extra.append(f"{c.paths.benchmarks}/{bench.training.compliance_rules}")
     config_files = list(dict.fromkeys([*campaign_files, *benchmark_files, *extra,
                                        *(systems[s].file for s in used)]))
