@@ -308,6 +308,17 @@ CORRUPTIONS = [
     ("no-src", lambda b: shutil.rmtree(b / f"{ORG}/src"), {"missing-file"}, "src: [missing-file]"),
     ("wrong-scenario-folder", lambda b: (b / TREE_RESULT).rename(b / TREE_RESULT.replace("Offline", "Server")),
      {"scenario"}, "the log ran Offline PerformanceOnly; the folder needs Server"),
+    ("offline-samples", lambda b: _edit_log(b / PERF_LOG, "effective_samples_per_query", 1000),
+     {"query-count"}, "effective_samples_per_query is 1000; an Offline run needs at least 24576"),
+    ("accuracy-coverage", lambda b: (b / ACC_TXT).write_text((b / ACC_TXT).read_text().replace("total=1024",
+                                                                                               "total=1000")),
+     {"accuracy-coverage"}, "total=1000, but the accuracy run covered 1024 samples"),
+    ("stray-file-in-run", lambda b: (b / f"{TREE_RESULT}/performance/run_1/notes.txt").write_text("x"),
+     {"stray-file"}, "notes.txt: [stray-file] not a file of run_1/"),
+    ("dotfile-in-src", lambda b: (b / f"{ORG}/src/.env").write_text("x"),
+     {"stray-file"}, "src/.env: [stray-file] dotfiles"),
+    ("file-beside-divisions", lambda b: (b / "inference/SHA256SUMS").write_text("x"),
+     {"stray-file"}, "inference/SHA256SUMS: [stray-file] a file beside the division folders"),
     ("too-few-training-runs", lambda b: (b / TRAINING / "result_4.txt").unlink(),
      {"training-results"}, "4 result files; digits-cnn needs 5"),
     ("training-log-rejected", _strip_training_key,
@@ -375,7 +386,7 @@ def test_a_corrupted_tarball_is_rejected(submission_bundle, tmp_path):
     assert check_bundle(tarball, training_tools=False).ok
     bad = tmp_path / "bad"
     shutil.copytree(submission_bundle, bad)
-    (bad / ACC_TXT).write_text("accuracy=99.000%, good=1, total=1\nhash=" + "0" * 64 + "\n")
+    (bad / ACC_TXT).write_text("accuracy=99.000%, good=1014, total=1024\nhash=" + "0" * 64 + "\n")
     report = check_bundle(write_tarball(bad, tmp_path / "bad.tar.gz", prefix="default"), training_tools=False)
     assert rules_of(report) == {"manifest"} and report.root.endswith("bad.tar.gz")
 

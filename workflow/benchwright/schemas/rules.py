@@ -52,6 +52,10 @@ class OfficialInferenceBenchmark(Spec):
     compliance_tests: tuple[NonEmptyStr, ...] = ()
     """Compliance tests the closed division requires (TEST01, TEST04, ...)."""
 
+    offline_min_samples_per_query: PositiveInt | None = None
+    """Offline: the fewest samples the one query of a performance run may hold (the submission checker's minimum,
+    LoadGen's Offline min_query_count in its built-in mlperf.conf)."""
+
 
 class InferenceSmoke(Spec):
     """Settings of smoke mode: short and labelled as such, never submittable."""

@@ -49,6 +49,10 @@ RULES = {
     "seeds": "the run did not use the round's official LoadGen seeds",
     "min-duration": "the performance run's minimum duration is under the round's 600 s",
     "early-stopping": "SingleStream/MultiStream/Server: early stopping not met",
+    "query-count": "the run issued fewer queries or (Offline) samples than the round requires",
+    "accuracy-coverage": "accuracy.txt does not score every sample of the accuracy run",
+    "stray-file": "a file the official checker refuses: dotfiles, spaces, __pycache__, empty folders, files over "
+                  "50 MB, unknown files in performance/run_1 or accuracy/, files outside the submitter folder",
     "sample-count": "performance_sample_count is under the official benchmark's",
     "accuracy-log": "the accuracy log is 10 KiB or more (keep its first and last 4 KiB)",
     "accuracy-hash": "accuracy.txt lacks the hash line of the full accuracy log, or it does not match",
@@ -60,12 +64,16 @@ RULES = {
 }
 
 ACCURACY_LOG_LIMIT = 10 * 1024
+FILE_SIZE_LIMIT = 50 * 1024 * 1024
+PERF_FILES = {"mlperf_log_summary.txt", "mlperf_log_detail.txt"}
+PERF_OPTIONAL = {"mlperf_log_accuracy.json", "mlperf_log_trace.json"}
+ACCURACY_FILES = {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json", "accuracy.txt"}
 MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filename", "weight_data_types",
                       "weight_transformations")
 INFERENCE_STATUS = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge")
 RUN_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
-_ACCURACY_LINE = re.compile(r"^accuracy=(?P<acc>[0-9]+(?:\.[0-9]+)?)%")
+_ACCURACY_LINE = re.compile(r"^accuracy=(?P<acc>[0-9]+(?:\.[0-9]+)?)%(?:.*total=(?P<total>[0-9]+))?")
 _HASH_LINE = re.compile(r"^hash=(?P<hash>[0-9a-f]{64})$")
 
 
@@ -183,7 +191,12 @@ class _Checker:
         divisions = [d for d in sorted(root.iterdir()) if d.is_dir()] if root.is_dir() else []
         if not divisions:
             self.fail(root, "missing-file", "no division folder (closed/ or open/)")
+        for stray in sorted(p for p in root.iterdir() if p.is_file() and p.suffix not in (".md", ".pdf")):
+            self.fail(stray, "stray-file", "a file beside the division folders; the official checker allows only "
+                      ".md and .pdf there")
         for division in divisions:
+            for stray in sorted(p for p in division.iterdir() if p.is_file()):
+                self.fail(stray, "stray-file", "a file outside every submitter folder")
             if division.name not in ("closed", "open"):
                 self.fail(division, "division", f"`{division.name}` is not a division; expected closed or open")
                 continue
@@ -199,6 +212,7 @@ class _Checker:
             self.fail(org, "division", f"submitter folder `{submitter}` differs from the bundle's "
                       f"`{self.meta.get('submitter')}`")
         self.need(org / "src", "src/ holds the code that produced the results", folder=True)
+        self.hygiene(org)
         mapping: dict[str, str] = {}
         if division == "open":
             data = self.json_file(org / "model_mapping.json", "model_mapping.json: {our model: official benchmark}")
@@ -220,6 +234,24 @@ class _Checker:
                         present.add(scenario_dir.name)
                 if division == "closed" and system is not None:
                     self.required_scenarios(model_dir, system.get("system_type", ""), present)
+
+    def hygiene(self, org: Path) -> None:
+        """What the official checker refuses inside a submitter folder (git- and archive-unfriendly names)."""
+        for path in sorted(org.rglob("*")):
+            name = path.name
+            if name.startswith(".") or name == "__pycache__" or " " in name:
+                self.fail(path, "stray-file", "dotfiles, __pycache__ and names with spaces are refused")
+            elif path.is_dir() and not any(path.iterdir()):
+                self.fail(path, "stray-file", "an empty folder")
+            elif path.is_file() and path.stat().st_size > FILE_SIZE_LIMIT:
+                self.fail(path, "stray-file", f"{path.stat().st_size} bytes; files over 50 MB are refused")
+
+    def exact_files(self, folder: Path, required: set[str], optional: set[str]) -> None:
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.iterdir()):
+            if path.name not in required | optional:
+                self.fail(path, "stray-file", f"not a file of {folder.name}/ (expected {sorted(required)})")
 
     def system(self, path: Path, division: str, submitter: str) -> dict[str, Any] | None:
         if not path.is_file():
@@ -302,8 +334,11 @@ class _Checker:
         if smoke and claims:
             self.fail(d / "user.conf", "smoke-result", "a smoke-mode result in a bundle that claims to be "
                       "submittable; run the campaign with `mode: submission`")
+        self.exact_files(d / "performance" / "run_1", PERF_FILES, PERF_OPTIONAL)
+        self.exact_files(d / "accuracy", ACCURACY_FILES, set())
         perf = self.run(d / "performance" / "run_1", d.name, "PerformanceOnly")
         if perf is not None:
+            self.query_count(d, perf, official)
             if perf.result_validity != "VALID":
                 self.fail(d / "performance/run_1/mlperf_log_detail.txt", "invalid-run",
                           f"result_validity is {perf.result_validity}" +
@@ -331,6 +366,21 @@ class _Checker:
             for test in official.compliance_tests:
                 self.compliance(d / test, test)
         return True
+
+    def query_count(self, d: Path, perf, official) -> None:
+        log = d / "performance/run_1/mlperf_log_detail.txt"
+        if perf.min_queries_met is False:
+            self.fail(log, "query-count", "result_min_queries_met is false: the run issued fewer queries than its "
+                      "minimum")
+        minimum = official.offline_min_samples_per_query if official is not None else None
+        if d.name == "Offline" and minimum:
+            samples = perf.effective.get("samples_per_query")
+            if not isinstance(samples, int) or samples < minimum:
+                message = f"effective_samples_per_query is {samples}; an Offline run needs at least {minimum}"
+                if self.report.submittable:
+                    self.fail(log, "query-count", message)
+                else:
+                    self.report.notes.append(f"{self.rel(d)}: {message}")
 
     def run(self, run_dir: Path, scenario: str, mode: str):
         ok = all([self.need(run_dir / name, f"LoadGen's {name}") for name in RUN_FILES])
@@ -377,6 +427,7 @@ class _Checker:
             self.fail(text_file, "accuracy-hash", "hash= does not match mlperf_log_accuracy.json, which is whole")
         if match is None:
             return
+        self.coverage(d, text_file, match["total"])
         value = float(match["acc"])
         target, source = None, ""
         official = self.official().get(benchmark) if benchmark else None
@@ -390,6 +441,17 @@ class _Checker:
         if target is not None and value < target - 1e-9:
             self.fail(text_file, "accuracy-target", f"accuracy {value:.3f}% is under the target {target:.3f}% "
                       f"({source})")
+
+    def coverage(self, d: Path, text_file: Path, total: str | None) -> None:
+        """The accuracy script scores every sample the accuracy run covered (LoadGen's QSL total count)."""
+        try:
+            run = read_run(d / "accuracy")
+        except (LogError, ValueError):
+            return  # already reported by run()
+        covered = run.effective.get("accuracy_sample_count") or run.sample_count
+        if total is not None and covered and int(total) != covered:
+            self.fail(text_file, "accuracy-coverage", f"total={total}, but the accuracy run covered {covered} "
+                      "samples; score the whole log")
 
     def compliance(self, test_dir: Path, test: str) -> None:
         if not test_dir.is_dir():
