@@ -19,6 +19,19 @@ include: "workflow/rules/training.smk"
 include: "workflow/rules/submission.smk"
 
 
+# Light rules run where Snakemake runs (on a cluster: the login node), not as Slurm jobs.
+localrules:
+    all,
+    download,
+    unpack,
+    accuracy_check,
+    training_compliance,
+    training_score,
+    submission_bundle,
+    submission_check,
+    submission_publish,
+
+
 rule all:
     default_target: True
     input:

@@ -154,19 +154,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _train_distributed(spec, args)
     from .training.run import training_run
 
-    training_run(spec, args.data, args.out)
+    training_run(spec, args.data, args.out, detected_file=args.detected)
     return 0
 
 
 def _launch_torchrun(world_size: int, argv: list[str]) -> int:
-    """Re-run this command under torchrun with one process per rank (single node; Slurm jobs use srun)."""
+    """Re-run this command under torchrun with one process per rank: on this node, or across the nodes of the
+    Slurm allocation (srun + a c10d rendezvous on the first node)."""
     import os
     import signal
     import subprocess
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world_size}",
-           "-m", "benchwright.cli", *argv]
-    print(f"benchwright train: {world_size} processes through torchrun", file=sys.stderr, flush=True)
+    from .cluster import describe, torchrun_command
+
+    cmd = torchrun_command(world_size, ["-m", "benchwright.cli", *argv], python=sys.executable)
+    print(f"benchwright train: {world_size} processes: {describe(cmd)}", file=sys.stderr, flush=True)
     # torchrun and its workers get a process group of their own, which this process takes down with it on
     # SIGTERM/SIGINT or any exit: a cancelled job leaves no training processes behind.
     proc = subprocess.Popen(cmd, start_new_session=True)
@@ -196,7 +198,8 @@ def _train_distributed(spec, args: argparse.Namespace) -> int:
 
     dist.init_process_group(backend=spec.backend)
     try:
-        training_run(spec, args.data, args.out, rank=dist.get_rank(), world_size=dist.get_world_size())
+        training_run(spec, args.data, args.out, rank=dist.get_rank(), world_size=dist.get_world_size(),
+                     detected_file=args.detected)
         dist.barrier()
     finally:
         dist.destroy_process_group()
@@ -429,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="preprocessed data folder")
     p.add_argument("--out", required=True, help="run folder (result.txt, record.json)")
     p.add_argument("--threads", type=int, help="torch threads per process")
+    p.add_argument("--detected", help="the SKU's detection record: the job checks its node against the SKU")
     p.set_defaults(func=_cmd_train, argv=None)
 
     p = sub.add_parser("training-check", help="mlperf-logging's compliance checker on a training log")

@@ -8,11 +8,13 @@ matters (declared 8 GPUs, found 0; a different CPU model) stops the run unless t
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import BenchwrightError
@@ -233,6 +235,7 @@ def detection_record(system: System, facts: dict[str, Any], *, accept: bool, sys
     return {
         "version": RECORD_VERSION,
         "system": system.id,
+        "declared": system.model_dump(mode="json"),
         "facts": facts,
         "effective": effective_description(system, facts),
         "differences": [d.__dict__ for d in diffs],
@@ -240,3 +243,28 @@ def detection_record(system: System, facts: dict[str, Any], *, accept: bool, sys
         "version_pins": {pkg: {"requires": spec, "ok": not check_pins(facts, {pkg: spec})}
                          for pkg, spec in sorted(pins.items())},
     }
+
+
+def node_check(detected_file: str | os.PathLike[str], facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Detection inside a job: the node it runs on, compared with the SKU of ``detected_file`` (the record of
+    `detect_system`). A node that is not the SKU stops the job, unless the campaign accepted differences for it.
+
+    Returns what the result records: host name, Slurm job, the SKU's fields filled from this node, differences.
+    """
+    record = json.loads(Path(detected_file).read_text())
+    facts = facts if facts is not None else detect()
+    declared = record.get("declared")
+    if declared is None:  # a record from before SKUs were kept in it: the detect job's view
+        return {"hostname": facts["hostname"], "slurm_job_id": facts.get("slurm_job_id"),
+                "effective": record["effective"], "differences": record.get("differences", [])}
+    system = System.model_validate(declared)
+    diffs = compare(system, facts)
+    if diffs and not record.get("differences_accepted"):
+        lines = "\n".join(f"  - {d.render()}" for d in diffs)
+        job = f" (Slurm job {facts['slurm_job_id']})" if facts.get("slurm_job_id") else ""
+        raise SystemMismatch(
+            f"benchwright: this job runs on {facts['hostname']}{job}, which is not the SKU `{system.id}`:\n{lines}\n"
+            f"fix: on a cluster, the SKU's `slurm` section (partition, constraint, gpu_model) must select nodes "
+            f"with this hardware; or accept the difference with `accept_system_mismatch: [{system.id}]`.")
+    return {"hostname": facts["hostname"], "slurm_job_id": facts.get("slurm_job_id"),
+            "effective": effective_description(system, facts), "differences": [d.__dict__ for d in diffs]}

@@ -8,6 +8,7 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from benchwright.cluster import RESOURCE_KEYS, profile_defaults, slurm_resources
 from benchwright.config import load_plan, model_dir
 from benchwright.errors import CampaignError
 from benchwright.submission.spec import bundle_spec
@@ -111,6 +112,22 @@ def detect_args(wildcards):
     if PLAN.campaign.mode.value == "submission":
         args.append("--enforce-pins")
     return args
+
+
+# --- cluster resources -------------------------------------------------------------------------------
+
+# The profile's --default-resources (partition, account, memory), used where a SKU says nothing.
+PROFILE_DEFAULTS = profile_defaults(getattr(workflow.resource_settings.default_resources, "args", None))
+
+
+def sku_resources(kind):
+    """Resources of a job of a SKU (`resources: **sku_resources("measurement")`): what it asks Slurm for, from
+    the SKU (benchwright.cluster.slurm_resources). Local runs ignore them."""
+
+    def one(key):
+        return lambda wildcards: slurm_resources(SYSTEMS[wildcards.system], kind, PROFILE_DEFAULTS)[key]
+
+    return {key: one(key) for key in RESOURCE_KEYS}
 
 
 # --- models and inference -------------------------------------------------------------------------------

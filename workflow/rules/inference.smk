@@ -13,6 +13,8 @@ rule range_performance:
     log:
         "logs/ranging/{system}/{benchmark}/{precision}/{scenario}.log",
     threads: measurement_threads
+    resources:
+        **sku_resources("measurement"),
     params:
         spec=ranging_spec,
         model=model_folder,
@@ -40,6 +42,8 @@ rule loadgen_performance:
     wildcard_constraints:
         mode="performance",
     threads: measurement_threads
+    resources:
+        **sku_resources("measurement"),
     params:
         spec=run_spec,
         model=model_folder,
@@ -101,6 +105,8 @@ rule compliance_test:
     wildcard_constraints:
         test="TEST01|TEST04",
     threads: measurement_threads
+    resources:
+        **sku_resources("measurement"),
     params:
         spec=performance_run_spec,
         model=model_folder,

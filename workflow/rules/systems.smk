@@ -8,6 +8,8 @@ rule detect_system:
         "results/systems/{system}/detected.json",
     log:
         "logs/detect/{system}.log",
+    resources:
+        **sku_resources("detect"),
     params:
         args=detect_args,
     conda:

@@ -14,6 +14,8 @@ rule train_run:
     benchmark:
         "results/timings/training/{system}/{benchmark}/run_{index}.tsv"
     threads: measurement_threads
+    resources:
+        **sku_resources("training"),
     params:
         spec=training_spec,
         container=container_args("results/training/{system}/{benchmark}/run_{index}"),
@@ -21,6 +23,7 @@ rule train_run:
         "../envs/benchwright.yaml"
     shell:
         "benchwright container-run {params.container:q} -- train --spec {params.spec:q} --data {input.data:q} --out {output:q} --threads {threads}"
+        " --detected {input.detected:q}"
         " 2>&1 | tee {log:q}"
 
 

@@ -120,6 +120,9 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
 
     from .settings import _loads_in_this_process
 
+    from ..detect import node_check
+
+    node = node_check(detected_file) if detected_file else None  # the node this job runs on is the SKU's
     ranging = json.loads(Path(ranging_file).read_text()) if ranging_file else None
     spec = apply_ranging(spec, ranging)
     out = Path(out_dir)
@@ -158,7 +161,8 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
                     "batches": outcome.batches, "wall_s": round(outcome.wall_s, 3)},
             "model_sha256": sha256_file(model_file(model_dir, spec.precision.value)),
             "ranging": ranging,
-            "detected": json.loads(Path(detected_file).read_text())["effective"] if detected_file else None,
+            "detected": node["effective"] if node else None,
+            "node": node,
             "execution": execution_context(),
         }
         atomic_write_json(staging / "record.json", record)

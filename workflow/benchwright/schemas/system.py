@@ -135,6 +135,35 @@ class Container(Spec):
         return self
 
 
+class Slurm(Spec):
+    """Where this SKU's hardware lives on a Slurm cluster, and what its jobs ask for there (the slurm profile).
+    Account and QoS belong to the user, not the hardware: they come from the profile or the command line."""
+
+    partition: str | None = None
+    """Partition of the SKU's nodes; unset: the profile's `slurm_partition` (the cluster's default)."""
+
+    constraint: str | None = None
+    """Node features the jobs require (sbatch --constraint), e.g. "a100-80gb&ib"."""
+
+    gpu_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    """GPU type as the cluster's gres names it (sbatch --gpus=<model>:<count>), e.g. "a100"; unset: any type."""
+
+    cpus_per_task: PositiveInt | None = None
+    """CPUs of a measurement job; unset: the SKU's cores (processors_per_node x processor_core_count), or the
+    whole node when that is `auto`."""
+
+    mem_mb: PositiveInt | None = None
+    """Memory of a measurement job per node, in MB; unset: 90% of a numeric memory_capacity_gb (what the node
+    reports is a little less than its capacity), else the profile's default."""
+
+    runtime_min: PositiveInt = 120
+    """Wall-time limit of one measurement or training job, in minutes (a submission run lasts 10+ minutes)."""
+
+    exclusive: bool = True
+    """Measurement and training jobs take whole nodes (sbatch --exclusive): nothing else runs on the hardware
+    being measured."""
+
+
 class ScenarioTuning(Spec):
     """How one benchmark runs in one scenario on this SKU."""
 
@@ -210,6 +239,9 @@ class System(Spec):
     container: Container = Container()
     """Container runtime and image."""
 
+    slurm: Slurm = Slurm()
+    """Where the SKU's nodes are on a Slurm cluster, and what its jobs ask for (used by the slurm profile)."""
+
     tuning: dict[Identifier, BenchmarkTuning] = {}
     """Per-benchmark tuning, keyed by benchmark name."""
 
@@ -225,6 +257,6 @@ class System(Spec):
 
 
 __all__ = [
-    "Accelerators", "BenchmarkTuning", "Container", "Host", "ScenarioTuning", "Software", "System",
+    "Accelerators", "BenchmarkTuning", "Container", "Host", "ScenarioTuning", "Slurm", "Software", "System",
     "TrainingTuning",
 ]

@@ -44,8 +44,14 @@ class _NullLogger:
 
 
 def training_run(spec: TrainingRunSpec, data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                 rank: int = 0, world_size: int = 1) -> dict[str, Any] | None:
-    """Run one training run; rank 0 places result.txt (the MLPerf log) and record.json in ``out_dir``."""
+                 rank: int = 0, world_size: int = 1,
+                 detected_file: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """Run one training run; rank 0 places result.txt (the MLPerf log) and record.json in ``out_dir``.
+
+    ``detected_file``: the SKU's detection record; rank 0 checks that its node is the SKU's hardware."""
+    from ..detect import node_check
+
+    node = node_check(detected_file) if detected_file and rank == 0 else None
     import torch
     from mlperf_logging.mllog import constants as C
 
@@ -129,6 +135,7 @@ def training_run(spec: TrainingRunSpec, data_dir: str | os.PathLike[str], out_di
         "world_size": world_size,
         "torch": torch.__version__,
         "execution": execution_context(),
+        "node": node,
     }
     atomic_write_json(staging / "record.json", record)
     import shutil
