@@ -17,6 +17,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/inference.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/submission.smk"
+include: "workflow/rules/report.smk"
 
 
 # Light rules run where Snakemake runs (on a cluster: the login node), not as Slurm jobs.
@@ -30,6 +31,9 @@ localrules:
     submission_bundle,
     submission_check,
     submission_publish,
+    report_table,
+    report_sku,
+    report_index,
 
 
 rule all:

@@ -66,6 +66,13 @@ def test_an_auto_sku_takes_the_whole_node_and_the_profiles_defaults():
     assert "--exclusive" in cmd and "-p cpu" in cmd and "--mem 4000" in cmd and "-C" not in cmd
 
 
+def test_an_auto_sku_without_a_memory_default_asks_for_all_the_nodes_memory():
+    res = slurm_resources(sku("cpu-host"), "measurement")
+    assert res["mem_mb"] == 0  # a number, as Snakemake requires of mem_mb; the plugin then passes no --mem
+    cmd = sbatch(res)
+    assert "--mem=0" in cmd and "--mem " not in cmd
+
+
 def test_profile_defaults_are_read_as_snakemake_gives_them():
     args = ["tmpdir=system_tmpdir", "slurm_partition='debug'", "mem_mb=4000", "slurm_account=proj42",
             "disk_mb=max(2*input.size_mb, 1000)"]

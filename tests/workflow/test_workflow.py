@@ -91,6 +91,7 @@ def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(workdir):
     _assert_inference_results(workdir)
     _assert_training_results(workdir)
     _assert_bundle(workdir)
+    _assert_report(workdir)
     again = snakemake(workdir, "--cores", "2", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -119,6 +120,23 @@ def _assert_inference_results(workdir):
                 fp32_accuracy[scenario] = accuracy
             else:
                 assert accuracy >= 0.99 * fp32_accuracy[scenario]
+
+
+def _assert_report(workdir):
+    """The results table (a row per inference configuration and per training run), the plots and the pages."""
+    import pandas as pd
+
+    report = workdir / "results/report"
+    table = pd.read_csv(report / "results.csv")
+    assert len(table[table.kind == "inference"]) == 8 and len(table[table.kind == "training"]) == 5
+    assert set(table[table.kind == "inference"].validity) == {"VALID"}
+    assert sorted(p.name for p in (report / "cpu-host").iterdir()) == ["accuracy.png", "latency.png",
+                                                                        "server_ranging.png", "time_to_train.png"]
+    page = (report / "cpu-host.html").read_text()
+    assert "not measured" in page or "mJ" in page
+    assert "cpu-host.html" in (report / "index.html").read_text()
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["systems"]["cpu-host"]["training"]["digits-cnn"]["n"] == 5
 
 
 def _assert_bundle(workdir):

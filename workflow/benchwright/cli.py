@@ -294,6 +294,59 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_table(args: argparse.Namespace) -> int:
+    import math
+
+    from .fsutil import atomic_open, atomic_write_json
+    from .report.table import ReportSpec, results_table, summary
+
+    spec = ReportSpec.model_validate_json(args.spec)
+    table = results_table(spec)
+    out = Path(args.out_dir)
+    with atomic_open(out / "results.csv", "w") as handle:
+        table.to_csv(handle, index=False, float_format="%.10g")
+
+    def clean(obj):
+        if isinstance(obj, float) and math.isnan(obj):
+            return None
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        return obj
+
+    atomic_write_json(out / "summary.json", clean(summary(spec, table)))
+    print(f"results table: {len(table)} rows in {out / 'results.csv'}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .report import html, plots
+    from .report.table import ReportSpec
+
+    spec = ReportSpec.model_validate_json(args.spec)
+    table = pd.read_csv(args.table)
+    summary = json.loads(Path(args.summary).read_text())
+    out = Path(args.out)
+    if args.index:
+        html.write(out, html.index_page(spec, table, summary))
+        return 0
+    system, folder = args.system, Path(args.plots)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {
+        "latency": plots.latency_plot(table, system, folder / "latency.png"),
+        "server_ranging": plots.server_ranging_plot(spec.inference, system, folder / "server_ranging.png"),
+        "accuracy": plots.accuracy_plot(table, system, folder / "accuracy.png"),
+        "time_to_train": plots.time_to_train_plot(table, system, folder / "time_to_train.png",
+                                                  confidence=spec.confidence, resamples=spec.resamples,
+                                                  seed=spec.seed),
+    }
+    relative = {k: f"{folder.name}/{p.name}" for k, p in made.items() if p is not None}
+    html.write(out, html.sku_page(spec, table, summary, system, relative))
+    print(f"report of {system}: {out} ({len(relative)} plots)", file=sys.stderr)
+    return 0
+
+
 def _cmd_image(args: argparse.Namespace) -> int:
     from .containers.image import build_image, lock
 
@@ -490,6 +543,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip mlperf-logging's package and compliance checkers on the training tree")
     p.add_argument("--rules", action="store_true", help="list the rules and exit")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("table", help="the results table (CSV) and statistics (summary.json) of a campaign")
+    p.add_argument("--spec", required=True, help="the report spec as JSON (what the DAG passes)")
+    p.add_argument("--out-dir", required=True, help="folder for results.csv and summary.json")
+    p.set_defaults(func=_cmd_table)
+
+    p = sub.add_parser("report", help="the one-page HTML report of a SKU with its plots, or the comparison page")
+    p.add_argument("--spec", required=True, help="the report spec as JSON (what the DAG passes)")
+    p.add_argument("--table", required=True, help="results.csv")
+    p.add_argument("--summary", required=True, help="summary.json")
+    p.add_argument("--out", required=True, help="the HTML page to write")
+    p.add_argument("--system", help="the SKU of the page")
+    p.add_argument("--plots", help="folder for the SKU's plots (PNG), beside the page")
+    p.add_argument("--index", action="store_true", help="write the comparison page across SKUs")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("publish", help="copy a checked bundle into a new version folder (never overwrites one)")
     p.add_argument("--bundle", required=True)

@@ -59,9 +59,14 @@ def slurm_resources(system: System, kind: JobKind, defaults: Mapping[str, Any] |
     elif host.memory_capacity_gb != "auto":
         mem = int(host.memory_capacity_gb * 1024 * MEMORY_HEADROOM)
     else:
-        mem = defaults.get("mem_mb")
+        mem = defaults.get("mem_mb") or 0
     nodes = system.number_of_nodes if kind == "training" else 1
     extra = ["--exclusive"] if slurm.exclusive or cpus == -1 else []
+    if not mem:
+        # Memory unknown (`auto`, no profile default): Snakemake needs a number, and 0 makes the plugin pass no
+        # --mem; --mem=0 asks Slurm for all the memory of the node instead.
+        mem = 0
+        extra.append("--mem=0")
     if nodes > 1:
         extra.append("--ntasks-per-node=1")  # one torchrun launcher per node (srun starts them)
     out.update(cpus_per_task=cpus, mem_mb=mem, runtime=slurm.runtime_min, nodes=nodes,

@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from benchwright.cluster import RESOURCE_KEYS, profile_defaults, slurm_resources
 from benchwright.config import load_plan, model_dir
 from benchwright.errors import CampaignError
+from benchwright.report.table import report_spec
 from benchwright.submission.spec import bundle_spec
 
 
@@ -55,6 +56,7 @@ def all_targets():
     targets += inference_targets()
     targets += training_targets()
     targets += submission_targets()
+    targets += report_targets()
     return targets
 
 
@@ -399,3 +401,24 @@ def submission_targets():
     if not (BUNDLE.inference or BUNDLE.training):
         return []
     return [f"results/submission/{CAMPAIGN}/published.json"]
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+REPORT_SPEC = report_spec(PLAN)
+
+
+def report_inputs(wildcards):
+    """The finished runs the table reads (a failed accuracy check or training score stops the DAG before)."""
+    inputs = []
+    for item in REPORT_SPEC.inference:
+        inputs += [f"{item.run}/performance", f"{item.run}/accuracy.txt"]
+    for item in REPORT_SPEC.training:
+        inputs += list(item.runs) + [f"results/training/{item.system}/{item.benchmark}/score.json"]
+    return inputs
+
+
+def report_targets():
+    if not (REPORT_SPEC.inference or REPORT_SPEC.training):
+        return []
+    return ["results/report/index.html"] + [f"results/report/{s}.html" for s in REPORT_SPEC.systems]

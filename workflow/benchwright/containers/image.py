@@ -101,7 +101,12 @@ def build_image(name: str, *, containers_dir: str | os.PathLike[str] = "containe
             shutil.copy(image_dir / item, context / item)
         wheelhouse(image_dir, Path(project_root).resolve(), context / "wheels", log)
         log(f"building {tag} on {base or 'the Dockerfile default base'} ...")
-        from docker.errors import BuildError
+        from docker.errors import APIError, BuildError, ImageNotFound
+
+        try:
+            previous = client.images.get(tag).id
+        except ImageNotFound:
+            previous = None
 
         try:
             image, stream = client.images.build(path=str(context), tag=tag, rm=True, forcerm=True, pull=False,
@@ -121,6 +126,14 @@ def build_image(name: str, *, containers_dir: str | os.PathLike[str] = "containe
     }
     atomic_write_json(record, info)
     log(f"image {tag}: {image.id}")
+    if previous and previous != image.id:
+        # The tag moved: the image it named has no name left. Remove it, or every rebuild leaves a full image
+        # behind (1.6 GB for cpu); one still used by a container or another tag stays.
+        try:
+            client.images.remove(previous, noprune=False)
+            log(f"removed the superseded image {previous}")
+        except APIError as exc:
+            log(f"kept the superseded image {previous}: {exc.explanation or exc}")
     return info
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import mlperf_loadgen as lg
 import numpy as np
 
+from ..power import EnergyMeter
 from .settings import test_settings
 from .spec import RunSpec
 from .sut import BatchingSUT, Predict, SampleLibrary
@@ -30,6 +31,8 @@ class RunOutcome:
     issued: int
     completed: int
     batches: int
+    energy: dict | None = None
+    """What benchwright.power measured over the LoadGen test (``measured`` False where there is no source)."""
 
 
 @contextlib.contextmanager
@@ -114,12 +117,13 @@ def run_loadgen(spec: RunSpec, predict: Predict, images: np.ndarray, out_dir: st
                       batching_timeout_us=spec.batching_timeout_us, gather=spec.scenario.value == "Server")
     label = f"[{spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value} {spec.mode}]"
     start = time.monotonic()
+    meter = EnergyMeter()
     try:
         with _cwd(out), Progress(label, sut.counters, settings.min_duration_ms / 1000, spec.progress_interval_s,
-                                 emit):
+                                 emit), meter:
             lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log_settings)
     finally:
         sut.close()
         library.close()
     return RunOutcome(out, time.monotonic() - start, sut.counters.issued, sut.counters.completed,
-                      sut.counters.batches)
+                      sut.counters.batches, meter.result(sut.counters.completed))

@@ -159,6 +159,7 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
             "attempts": attempts,
             "sut": {"samples_issued": outcome.issued, "samples_completed": outcome.completed,
                     "batches": outcome.batches, "wall_s": round(outcome.wall_s, 3)},
+            "energy": outcome.energy,
             "model_sha256": sha256_file(model_file(model_dir, spec.precision.value)),
             "ranging": ranging,
             "detected": node["effective"] if node else None,

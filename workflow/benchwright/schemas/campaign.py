@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from .base import Division, Identifier, NonEmptyStr, Precision, RunMode, Scenario, Spec
 from .rules import LoadGenSeeds
@@ -60,6 +60,20 @@ class TrainingSettings(Spec):
         return seeds
 
 
+class ReportSettings(Spec):
+    """The results table, statistics and reports."""
+
+    weights: dict[Identifier, PositiveFloat] = {}
+    """Weight of each benchmark in benchwright's summary score, a weighted geometric mean of per-scenario
+    throughput (our summary: MLPerf itself has no single score); a benchmark not listed weighs 1."""
+
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Level of the bootstrap confidence intervals."""
+
+    bootstrap_resamples: PositiveInt = 10000
+    """Resamples of each bootstrap interval (seeded with the campaign seed)."""
+
+
 class Paths(Spec):
     benchmarks: NonEmptyStr = "config/benchmarks"
     """Folder of benchmark files, relative to the working directory."""
@@ -101,3 +115,14 @@ class Campaign(Spec):
 
     paths: Paths = Paths()
     """Where benchmark and SKU files live."""
+
+    report: ReportSettings = ReportSettings()
+    """Statistics and the summary score of the reports."""
+
+    @model_validator(mode="after")
+    def _weights_name_benchmarks(self) -> Campaign:
+        unknown = sorted(set(self.report.weights) - set(self.benchmarks))
+        if unknown:
+            raise ValueError(f"report.weights names {unknown}, which the campaign does not run; weigh only "
+                             f"{sorted(self.benchmarks)}")
+        return self

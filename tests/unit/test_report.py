@@ -1,0 +1,219 @@
+"""Statistics against known answers, energy from RAPL counters (a fake powercap tree), and the results table,
+plots and pages built from recorded real runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from benchwright.power import EnergyMeter, rapl_zones
+from benchwright.report.stats import bootstrap_ci, describe, olympic_mean, weighted_geomean
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# --- statistics -------------------------------------------------------------------------------------------
+
+
+def test_bootstrap_interval_covers_the_true_mean_as_often_as_it_claims():
+    # Normal data with a known mean: a 95% interval must contain it in about 95% of repeated experiments,
+    # and be as wide as the textbook interval of the mean (2 x 1.96 sigma / sqrt(n)).
+    rng = np.random.default_rng(2026)
+    mu, sigma, n, experiments = 10.0, 2.0, 40, 400
+    hits, widths = 0, []
+    for i in range(experiments):
+        sample = rng.normal(mu, sigma, n)
+        low, high = bootstrap_ci(sample, resamples=2000, seed=i)
+        hits += low <= mu <= high
+        widths.append(high - low)
+    assert 0.91 <= hits / experiments <= 0.98, hits / experiments
+    textbook = 2 * 1.96 * sigma / math.sqrt(n)
+    assert abs(np.mean(widths) / textbook - 1) < 0.1, (np.mean(widths), textbook)
+
+
+def test_bootstrap_of_a_constant_and_of_one_value_and_its_seed():
+    assert bootstrap_ci([3.0] * 10) == (3.0, 3.0)
+    assert bootstrap_ci([7.5]) == (7.5, 7.5)
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+    data = [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert bootstrap_ci(data, seed=5) == bootstrap_ci(data, seed=5)
+    low, high = bootstrap_ci(data, statistic=np.median, resamples=3000)
+    assert 1.0 <= low <= 4.0 <= high <= 16.0
+
+
+def test_olympic_mean_geomean_and_describe():
+    assert olympic_mean([5.0, 1.0, 3.0, 100.0, 4.0]) == pytest.approx(4.0)  # drops 1 and 100
+    with pytest.raises(ValueError, match="at least 3"):
+        olympic_mean([1.0, 2.0])
+    assert weighted_geomean({"a": 4.0, "b": 16.0}, {}) == pytest.approx(8.0)
+    assert weighted_geomean({"a": 4.0, "b": 16.0}, {"b": 3.0}) == pytest.approx(math.exp((math.log(4) + 3 *
+                                                                                         math.log(16)) / 4))
+    stats = describe([2.0, 4.0, 6.0, 8.0, 10.0], olympic=True, resamples=2000)
+    assert (stats["n"], stats["mean"], stats["olympic_mean"]) == (5, 6.0, 6.0)
+    assert stats["std"] == pytest.approx(np.std([2, 4, 6, 8, 10], ddof=1))
+    assert stats["ci_low"] < 6.0 < stats["ci_high"]
+
+
+# --- energy ------------------------------------------------------------------------------------------------
+
+
+def fake_rapl(root: Path, packages: dict[str, int], max_uj: int = 262143328850) -> Path:
+    """A powercap tree like the kernel's: intel-rapl:N packages with a sub-zone each (which must be skipped)."""
+    for i, (name, energy) in enumerate(packages.items()):
+        for zone, zname in ((f"intel-rapl:{i}", name), (f"intel-rapl:{i}:0", "core")):
+            d = root / zone
+            d.mkdir(parents=True)
+            (d / "name").write_text(zname + "\n")
+            (d / "energy_uj").write_text(f"{energy}\n")
+            (d / "max_energy_range_uj").write_text(f"{max_uj}\n")
+    return root
+
+
+def set_energy(root: Path, zone: str, value: int) -> None:
+    (root / zone / "energy_uj").write_text(f"{value}\n")
+
+
+def test_energy_per_sample_from_rapl_counters(tmp_path):
+    root = fake_rapl(tmp_path / "powercap", {"package-0": 1_000_000, "package-1": 5_000_000})
+    assert [z.name for z in rapl_zones(root)] == ["package-0", "package-1"]  # sub-zones not counted twice
+    with EnergyMeter(root=root, nvml=False) as meter:
+        set_energy(root, "intel-rapl:0", 3_000_000)   # +2 J
+        set_energy(root, "intel-rapl:1", 6_500_000)   # +1.5 J
+        set_energy(root, "intel-rapl:0:0", 9_999_999_999)  # a sub-zone: part of package-0 already
+    result = meter.result(samples=700)
+    assert result["measured"] and result["sources"] == ["rapl"]
+    assert result["joules"] == pytest.approx(3.5)
+    assert result["joules_per_sample"] == pytest.approx(3.5 / 700)
+    assert result["zones"] == {"rapl:package-0": pytest.approx(2.0), "rapl:package-1": pytest.approx(1.5)}
+
+
+def test_a_wrapped_rapl_counter_is_unwrapped(tmp_path):
+    root = fake_rapl(tmp_path / "powercap", {"package-0": 999_500_000}, max_uj=1_000_000_000)
+    with EnergyMeter(root=root, nvml=False) as meter:
+        set_energy(root, "intel-rapl:0", 500_000)  # passed max_energy_range_uj and started again
+    assert meter.result(samples=10)["joules"] == pytest.approx(1.0)
+
+
+def test_without_a_power_source_energy_is_not_measured(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with EnergyMeter(root=tmp_path / "empty", nvml=False) as meter:
+        pass
+    result = meter.result(samples=100)
+    assert result["measured"] is False and "no power source" in result["reason"]
+    assert "joules" not in result
+
+
+def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, tmp_path, monkeypatch):
+    # A counter that rises at 20 W during a real LoadGen run: the run's energy is 20 W x its length.
+    from benchwright.data.preprocess import load_split
+    from benchwright.harness.run import run_loadgen
+    from benchwright.harness.spec import RunSpec
+
+    root = fake_rapl(tmp_path / "powercap", {"package-0": 0})
+    monkeypatch.setenv("BENCHWRIGHT_POWERCAP_ROOT", str(root))
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def heater():
+        while not stop.is_set():
+            set_energy(root, "intel-rapl:0", int((time.monotonic() - start) * 20 * 1e6))
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=heater, daemon=True)
+    thread.start()
+    images, _, _ = load_split(default_models["data"], "val")
+    spec = RunSpec(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", scenario="Offline",
+                   mode="performance", precision="fp32", run_mode="smoke", architecture="digits-resnet",
+                   performance_sample_count=1024, min_duration_ms=1000, expected_qps=20000, batch_size=64,
+                   threads=1)
+    try:
+        outcome = run_loadgen(spec, lambda batch: np.zeros(len(batch), dtype=np.int32), images, tmp_path / "run",
+                              emit=lambda m: None)
+    finally:
+        stop.set()
+        thread.join()
+    energy = outcome.energy
+    assert energy["measured"] and energy["sources"] == ["rapl"]
+    assert energy["average_watts"] == pytest.approx(20, rel=0.1)
+    assert energy["joules_per_sample"] == pytest.approx(energy["joules"] / outcome.completed)
+
+
+# --- table, plots, pages -------------------------------------------------------------------------------------
+
+
+def build_report(root: Path, *, price: float | None = 0.08) -> dict[str, Path]:
+    """The recorded smoke run and training runs laid out as a finished campaign; then `benchwright table` and
+    `benchwright report` as the DAG runs them."""
+    from benchwright.cli import main
+    from benchwright.config import load_plan
+    from benchwright.report.table import report_spec
+    from tests.unit.test_submission import make_campaign
+
+    make_campaign(root, recorded="smoke-int8-offline", training=True, mode="smoke")
+    sku = root / "config/systems/cpu-host.yaml"
+    data = yaml.safe_load(sku.read_text())
+    data["price_per_hour_usd"] = price
+    sku.write_text(yaml.safe_dump(data, sort_keys=False))
+    with contextlib.chdir(root):
+        spec = report_spec(load_plan(yaml.safe_load(Path("config/config.yaml").read_text()),
+                                     ["config/config.yaml"])).model_dump_json()
+        assert main(["table", "--spec", spec, "--out-dir", "results/report"]) == 0
+        assert main(["report", "--spec", spec, "--table", "results/report/results.csv", "--summary",
+                     "results/report/summary.json", "--system", "cpu-host", "--plots", "results/report/cpu-host",
+                     "--out", "results/report/cpu-host.html"]) == 0
+        assert main(["report", "--index", "--spec", spec, "--table", "results/report/results.csv", "--summary",
+                     "results/report/summary.json", "--out", "results/report/index.html"]) == 0
+    out = root / "results/report"
+    return {"csv": out / "results.csv", "summary": out / "summary.json", "page": out / "cpu-host.html",
+            "index": out / "index.html", "plots": out / "cpu-host"}
+
+
+def test_table_has_a_row_per_run_with_normalizations(tmp_path):
+    files = build_report(tmp_path)
+    table = pd.read_csv(files["csv"])
+    inf = table[table.kind == "inference"]
+    assert len(inf) == 1 and len(table[table.kind == "training"]) == 5
+    row = inf.iloc[0]
+    record = json.loads((REPO / "tests/data/recorded/smoke-int8-offline/performance/record.json").read_text())
+    assert row.value == pytest.approx(record["result"]["metric_value"]) and row.validity == "VALID"
+    assert row.samples_per_s == pytest.approx(record["sut"]["samples_completed"] /
+                                              (record["result"]["duration_ns"] / 1e9))
+    assert row.cost_per_1k_queries_usd == pytest.approx(0.08 / 3600 / row.queries_per_s * 1000)
+    assert row.cost_per_1m_samples_usd == pytest.approx(0.08 / 3600 / row.samples_per_s * 1e6)
+    assert row.accuracy == 97.656 and bool(row.accuracy_ok)
+    assert row.power_source == "not measured" and math.isnan(row.energy_per_sample_j)
+    assert math.isnan(row.samples_per_s_per_accelerator)  # no accelerator: nothing per accelerator
+    summary = json.loads(files["summary"].read_text())
+    training = summary["systems"]["cpu-host"]["training"]["digits-cnn"]
+    minutes = table[table.kind == "training"].value.tolist()
+    assert training["olympic_mean"] == pytest.approx(olympic_mean(minutes))
+    assert training["ci_low"] <= training["mean"] <= training["ci_high"]
+    assert "not an MLPerf metric" in summary["summary_label"]
+
+
+def test_plots_and_pages_are_written_and_say_not_measured(tmp_path):
+    files = build_report(tmp_path)
+    assert sorted(p.name for p in files["plots"].iterdir()) == ["accuracy.png", "latency.png", "time_to_train.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files["plots"].iterdir())
+    page = files["page"].read_text()
+    assert "not measured" in page and "Run mode <b>smoke</b>" in page
+    assert 'src="cpu-host/latency.png"' in page and "calibration" in page and "batch 64" in page
+    assert 'href="cpu-host.html"' in files["index"].read_text()
+
+
+def test_the_same_results_give_the_same_report(tmp_path):
+    first = build_report(tmp_path / "a")
+    second = build_report(tmp_path / "b")
+    for key in ("csv", "page", "index"):
+        assert first[key].read_bytes() == second[key].read_bytes(), key
+    for png in first["plots"].iterdir():
+        assert png.read_bytes() == (second["plots"] / png.name).read_bytes(), png.name

@@ -1,0 +1,1 @@
+"""Results at a glance: the results table, statistics, plots and the HTML reports."""

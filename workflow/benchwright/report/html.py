@@ -1,0 +1,174 @@
+"""The one-page HTML report per SKU and the comparison page across SKUs.
+
+Every number is taken from the results table (results.csv) and summary.json, and carries its exact value in a
+``data-value`` attribute beside the rounded text, keyed by ``data-key`` (``<system>/<benchmark>/<scenario>/
+<precision>/<column>``), so a reader (or a test in a browser) can check the page against the CSV.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .table import NOT_MEASURED, ReportSpec
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.4em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:.25em .5em}
+th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.bad{color:#b00;font-weight:bold} .note{color:#666;font-size:.85em} .smoke{background:#fff3cd;padding:.5em}
+img{max-width:100%;border:1px solid #eee;margin:.3em 0}
+"""
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        if value == 0:
+            return "0"
+        magnitude = abs(value)
+        if magnitude >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _cell(key: str, value: Any, text: str | None = None, cls: str = "num") -> str:
+    exact = "" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(value) \
+        if isinstance(value, float) else str(value)
+    shown = html.escape(text if text is not None else _fmt(value))
+    return f'<td class="{cls}" data-key="{html.escape(key)}" data-value="{html.escape(exact)}">{shown}</td>'
+
+
+def _metric_text(row: Any) -> str:
+    if row.unit == "ns":
+        return f"{row.value / 1e6:.3f} ms"
+    return f"{_fmt(row.value)} {row.unit}"
+
+
+def _head(title: str) -> str:
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>")
+
+
+def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], system: str,
+             plots: dict[str, str]) -> str:
+    sku = spec.systems[system]
+    inf = table[(table.kind == "inference") & (table.system == system)]
+    tr = table[(table.kind == "training") & (table.system == system)]
+    out = [_head(f"{system}: benchwright report"),
+           f"<h1>{html.escape(sku.system_name)}</h1>",
+           f"<p>SKU <code>{html.escape(system)}</code> · campaign <code>{html.escape(spec.campaign)}</code> · "
+           f"{html.escape(spec.division)} division · {sku.accelerators_total} x {html.escape(sku.accelerator_model)}"
+           f" · price {'n/a' if sku.price_per_hour_usd is None else f'{sku.price_per_hour_usd:g} USD/h'}</p>"]
+    if spec.mode != "submission":
+        out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: short LoadGen runs that show the '
+                   "pipeline works. These numbers are not MLPerf results.</p>")
+    if not inf.empty:
+        out += ["<h2>Inference</h2><table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
+                "<th>metric</th><th>result</th><th>validity</th><th>p99 latency</th><th>throughput</th>"
+                "<th>energy per sample</th><th>cost per 1,000 queries</th><th>accuracy</th><th>target</th></tr>"]
+        for r in inf.itertuples():
+            key = f"{system}/{r.benchmark}/{r.scenario}/{r.precision}"
+            energy = (_cell(f"{key}/energy_per_sample_j", r.energy_per_sample_j, NOT_MEASURED, "note")
+                      if r.power_source == NOT_MEASURED else
+                      _cell(f"{key}/energy_per_sample_j", r.energy_per_sample_j,
+                            f"{r.energy_per_sample_j * 1e3:.4g} mJ ({r.power_source})"))
+            acc_cls = "num" if r.accuracy_ok else "num bad"
+            out.append(
+                f"<tr><td>{html.escape(r.benchmark)}</td><td>{r.scenario}</td><td>{r.precision}<sup>1</sup></td>"
+                f"<td>{html.escape(str(r.metric))}</td>{_cell(f'{key}/value', r.value, _metric_text(r))}"
+                f"{_cell(f'{key}/validity', r.validity, None, 'num' if r.validity == 'VALID' else 'num bad')}"
+                f"{_cell(f'{key}/p99_ms', r.p99_ms, f'{_fmt(r.p99_ms)} ms')}"
+                f"{_cell(f'{key}/samples_per_s', r.samples_per_s, f'{_fmt(r.samples_per_s)} samples/s')}"
+                f"{energy}"
+                f"{_cell(f'{key}/cost_per_1k_queries_usd', r.cost_per_1k_queries_usd, _usd(r.cost_per_1k_queries_usd))}"
+                f"{_cell(f'{key}/accuracy', r.accuracy, f'{_fmt(r.accuracy)} %', acc_cls)}"
+                f"{_cell(f'{key}/accuracy_target', r.accuracy_target, f'{_fmt(r.accuracy_target)} %')}</tr>")
+        out.append("</table>")
+    stats = summary["systems"].get(system, {})
+    if not tr.empty:
+        out += ["<h2>Training</h2><table><tr><th>benchmark</th><th>runs</th><th>converged</th>"
+                "<th>time to train (olympic mean)</th><th>mean</th><th>" + f"{spec.confidence:.0%}"
+                + " bootstrap CI of the mean</th><th>std</th></tr>"]
+        for bench, s in stats.get("training", {}).items():
+            key = f"{system}/{bench}/training"
+            interval = f"{_fmt(s['ci_low'])} – {_fmt(s['ci_high'])} min"
+            out.append(
+                f"<tr><td>{html.escape(bench)}</td>{_cell(f'{key}/n', s['n'])}{_cell(f'{key}/converged', s['converged'])}"
+                f"{_cell(f'{key}/olympic_mean', s.get('olympic_mean'), _fmt(s.get('olympic_mean')) + ' min')}"
+                f"{_cell(f'{key}/mean', s['mean'], _fmt(s['mean']) + ' min')}"
+                f"{_cell(f'{key}/ci', None, interval)}"
+                f"{_cell(f'{key}/std', s['std'], _fmt(s['std']) + ' min')}</tr>")
+        out.append("</table>")
+    score = stats.get("summary_score")
+    out.append(f"<p>{html.escape(summary['summary_label'])}: "
+               f"<span data-key=\"{system}/summary_score\" data-value=\"{'' if score is None or math.isnan(score) else repr(score)}\">"
+               f"{_fmt(score)}</span></p>")
+    for title, name in (("Latency distribution", "latency"), ("Server: throughput against latency", "server_ranging"),
+                        ("Accuracy against reference", "accuracy"), ("Time to train", "time_to_train")):
+        if name in plots:
+            out.append(f"<h2>{title}</h2><img alt=\"{title}\" src=\"{html.escape(plots[name])}\">")
+    out.append("<h2>Notes</h2><ol class=\"note\">")
+    out.append("<li>Precision: fp32 runs the reference weights; int8 is post-training static quantization "
+               "(per-tensor) calibrated on the benchmark's fixed calibration set"
+               + "".join(f" — {html.escape(i.benchmark)}: {html.escape(i.calibration)}" for i in
+                         {i.benchmark: i for i in spec.inference if i.system == system and i.calibration}.values())
+               + ".</li>")
+    batching = sorted({(r.scenario, r.batch_size, r.threads) for r in inf.itertuples()})
+    out.append("<li>Batching: " + ", ".join(f"{s} batch {b} with {t} worker(s)" for s, b, t in batching) + ".</li>")
+    out.append("<li>Energy per sample: integrated from RAPL/NVML energy counters over the LoadGen run where the "
+               "machine has one; otherwise \"not measured\" (never estimated).</li>")
+    out.append("<li>Cost per 1,000 queries: the SKU's price per hour over the queries served per hour in the run "
+               "(MultiStream: 8 samples per query).</li>")
+    notes = sorted({n for n in inf.notes.dropna() if n})
+    out += [f"<li>{html.escape(n)}</li>" for n in notes]
+    out.append("</ol></body></html>")
+    return "\n".join(out)
+
+
+def _usd(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{value:.3g} USD"
+
+
+def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -> str:
+    systems = list(spec.systems)
+    out = [_head(f"{spec.campaign}: SKU comparison"), f"<h1>Campaign <code>{html.escape(spec.campaign)}</code>: "
+           "SKUs compared</h1>"]
+    if spec.mode != "submission":
+        out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: not MLPerf results.</p>')
+    out.append("<table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
+               + "".join(f"<th><a href=\"{html.escape(s)}.html\">{html.escape(s)}</a></th>" for s in systems)
+               + "</tr>")
+    inf = table[table.kind == "inference"]
+    for (bench, scen, prec), rows in inf.groupby(["benchmark", "scenario", "precision"], sort=False):
+        cells = []
+        for s in systems:
+            r = rows[rows.system == s]
+            if r.empty:
+                cells.append("<td>—</td>")
+            else:
+                row = next(r.itertuples())
+                cells.append(_cell(f"{s}/{bench}/{scen}/{prec}/value", row.value, _metric_text(row)))
+        out.append(f"<tr><td>{html.escape(bench)}</td><td>{scen}</td><td>{prec}</td>{''.join(cells)}</tr>")
+    out.append("<tr><th colspan=\"3\">" + html.escape(summary["summary_label"]) + "</th>"
+               + "".join(_cell(f"{s}/summary_score", summary["systems"][s]["summary_score"]) for s in systems)
+               + "</tr></table>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def write(path: Path, text: str) -> None:
+    from ..fsutil import atomic_write_text
+
+    atomic_write_text(path, text)

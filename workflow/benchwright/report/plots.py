@@ -1,0 +1,124 @@
+"""The report's plots (matplotlib, PNG, no display): latency distribution per scenario, throughput against p99
+latency from the Server ranging, accuracy against the reference and target, and the time-to-train distribution.
+
+Each function writes one file and returns its path, or None when the SKU has nothing to plot (e.g. no Server
+scenario); the PNGs carry no timestamp, so the same results give the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
+import pandas as pd  # noqa: E402
+
+from .stats import bootstrap_ci  # noqa: E402
+
+PERCENTILES = (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99), ("p99_9_ms", 99.9))
+_META = {"Software": None, "Creation Time": None}  # no matplotlib version or date in the PNG: same bytes each run
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata=_META)
+    plt.close(fig)
+    return path
+
+
+def latency_plot(table: pd.DataFrame, system: str, path: Path) -> Path | None:
+    rows = table[(table.kind == "inference") & (table.system == system)]
+    if rows.empty:
+        return None
+    scenarios = list(dict.fromkeys(rows.scenario))
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.2 * len(scenarios), 3.0), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        for r in rows[rows.scenario == scenario].itertuples():
+            xs = [p for col, p in PERCENTILES if not math.isnan(getattr(r, col))]
+            ys = [getattr(r, col) for col, _ in PERCENTILES if not math.isnan(getattr(r, col))]
+            ax.plot(xs, ys, marker="o", label=f"{r.benchmark} {r.precision}")
+        ax.set_title(scenario)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency per sample (ms)")
+        ax.set_xscale("function", functions=(lambda p: -_log10(100 - p), lambda y: 100 - 10 ** (-y)))
+        ax.set_xticks([50, 90, 99, 99.9])
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{system}: latency distribution (LoadGen percentiles)", fontsize=9)
+    return _save(fig, path)
+
+
+def _log10(x):
+    import numpy as np
+
+    return np.log10(np.maximum(x, 1e-6))
+
+
+def server_ranging_plot(spec_items, system: str, path: Path) -> Path | None:
+    """Throughput against p99 latency of every Server ranging trial (VALID and INVALID) of the SKU."""
+    trials = []
+    for item in spec_items:
+        if item.system != system or item.scenario != "Server":
+            continue
+        ranging = Path("results/ranging") / system / item.benchmark / item.precision / "Server.json"
+        if ranging.exists():
+            data = json.loads(ranging.read_text())
+            trials += [(item, t) for t in data.get("trials", [])]
+    if not trials:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for label in sorted({f"{i.benchmark} {i.precision}" for i, _ in trials}):
+        pts = [t for i, t in trials if f"{i.benchmark} {i.precision}" == label]
+        for valid in (True, False):
+            sel = [t for t in pts if (t.get("validity") == "VALID") == valid]
+            if sel:
+                ax.scatter([t["target_qps"] for t in sel], [(t.get("p99_ns") or 0) / 1e6 for t in sel],
+                           marker="o" if valid else "x", label=f"{label} ({'VALID' if valid else 'INVALID'})")
+    ax.set_xlabel("target QPS")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_yscale("log")
+    ax.set_title(f"{system}: Server ranging, throughput against latency", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def accuracy_plot(table: pd.DataFrame, system: str, path: Path) -> Path | None:
+    rows = table[(table.kind == "inference") & (table.system == system)]
+    if rows.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(rows)), 3.2))
+    labels = [f"{r.scenario}\n{r.precision}" for r in rows.itertuples()]
+    ax.bar(range(len(rows)), rows.accuracy, color=["#3b7" if ok else "#d33" for ok in rows.accuracy_ok])
+    ax.axhline(rows.accuracy_reference.iloc[0], color="k", linestyle="--", label="reference")
+    ax.axhline(rows.accuracy_target.iloc[0], color="#d33", linestyle=":", label="target")
+    ax.set_xticks(range(len(rows)), labels, fontsize=7)
+    low = min(rows.accuracy.min(), rows.accuracy_target.min())
+    ax.set_ylim(max(0, low - 2), 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{system}: accuracy against reference", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def time_to_train_plot(table: pd.DataFrame, system: str, path: Path, *, confidence: float, resamples: int,
+                       seed: int) -> Path | None:
+    rows = table[(table.kind == "training") & (table.system == system)]
+    if rows.empty:
+        return None
+    benchmarks = list(dict.fromkeys(rows.benchmark))
+    fig, ax = plt.subplots(figsize=(max(4, 2 * len(benchmarks)), 3.2))
+    for x, bench in enumerate(benchmarks):
+        runs = rows[rows.benchmark == bench]
+        ax.scatter([x] * len(runs), runs.value, c=["#37b" if c else "#d33" for c in runs.converged], zorder=3)
+        low, high = bootstrap_ci(runs.value.tolist(), confidence=confidence, resamples=resamples, seed=seed)
+        ax.errorbar([x + 0.15], [runs.value.mean()], yerr=[[runs.value.mean() - low], [high - runs.value.mean()]],
+                    fmt="s", color="k", capsize=4, label=f"mean, {confidence:.0%} bootstrap CI" if x == 0 else None)
+    ax.set_xticks(range(len(benchmarks)), benchmarks)
+    ax.set_ylabel("time to train (min)")
+    ax.set_title(f"{system}: time to train, per seeded run", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,214 @@
+"""The results table (pandas): a row per benchmark x SKU x scenario x precision x run, from the run records.
+
+Inference rows come from ``performance/record.json`` (LoadGen's result, the SUT's counters, the energy meter)
+and ``accuracy.txt``; training rows, one per seeded run, from ``run_<i>/record.json``. Normalizations:
+per accelerator, per watt (where power was measured), and cost per 1,000 queries and per 1M samples from the
+SKU's price per hour. A value that cannot be known is NaN with the reason in ``notes``, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import Field
+
+from ..schemas.base import Spec
+from .stats import describe, weighted_geomean
+
+NOT_MEASURED = "not measured"
+COLUMNS = [
+    "kind", "benchmark", "system", "scenario", "precision", "run", "run_mode", "metric", "value", "unit",
+    "validity", "early_stopping_met", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "samples", "duration_s",
+    "samples_per_s", "queries_per_s", "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok",
+    "power_source", "energy_j", "average_w", "energy_per_sample_j", "samples_per_s_per_accelerator",
+    "samples_per_joule", "price_per_hour_usd", "cost_per_1k_queries_usd", "cost_per_1m_samples_usd",
+    "batch_size", "threads", "converged", "epochs", "notes",
+]
+
+
+class SkuInfo(Spec):
+    system_name: str
+    accelerators_total: int
+    accelerator_model: str
+    price_per_hour_usd: float | None = None
+    power_limit_w: float | None = None
+
+
+class InferenceItem(Spec):
+    benchmark: str
+    system: str
+    scenario: str
+    precision: str
+    run: str
+    accuracy_reference: float
+    accuracy_target: float
+    mlperf_benchmark: str | None = None
+    calibration: str | None = None
+    """The calibration list and its sha256 (INT8 only)."""
+
+
+class TrainingItem(Spec):
+    benchmark: str
+    system: str
+    runs: tuple[str, ...]
+    quality_target: float
+
+
+class ReportSpec(Spec):
+    campaign: str
+    mode: str
+    division: str
+    seed: int = 0
+    weights: dict[str, float] = {}
+    confidence: float = 0.95
+    resamples: int = Field(default=10000, gt=0)
+    systems: dict[str, SkuInfo]
+    inference: tuple[InferenceItem, ...] = ()
+    training: tuple[TrainingItem, ...] = ()
+
+
+def report_spec(plan) -> ReportSpec:
+    """What the reports need of a campaign (benchwright.config.Plan)."""
+    c = plan.campaign
+    systems = {}
+    for sku in plan.systems_in_use:
+        s = plan.systems[sku]
+        systems[sku] = SkuInfo(system_name=s.system_name, accelerators_total=s.accelerators_total,
+                               accelerator_model=s.accelerators.model_name, price_per_hour_usd=s.price_per_hour_usd,
+                               power_limit_w=s.power_limit_w)
+    inference = []
+    for job in plan.inference_jobs:
+        bench = plan.benchmarks[job.benchmark]
+        prec, scen = job.precision.value, job.scenario.value
+        cal = bench.calibration
+        inference.append(InferenceItem(
+            benchmark=job.benchmark, system=job.system, scenario=scen, precision=prec,
+            run=f"results/inference/{job.system}/{job.benchmark}/{prec}/{scen}",
+            accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
+            mlperf_benchmark=bench.inference.mlperf_benchmark if bench.inference else None,
+            calibration=f"{cal.sample_list} (sha256 {cal.sha256[:12]})" if cal and prec == "int8" else None))
+    training = [TrainingItem(benchmark=b, system=s, quality_target=plan.benchmarks[b].training.quality_target,
+                             runs=tuple(f"results/training/{s}/{b}/run_{i}" for i in range(plan.required_runs(b))))
+                for b, s in plan.training_jobs]
+    return ReportSpec(campaign=c.name, mode=c.mode.value, division=c.division.value, seed=c.seed,
+                      weights=dict(c.report.weights), confidence=c.report.confidence,
+                      resamples=c.report.bootstrap_resamples, systems=systems, inference=tuple(inference),
+                      training=tuple(training))
+
+
+_ACCURACY = re.compile(r"accuracy=([0-9.]+)%")
+
+
+def _ms(ns: Any) -> float:
+    return ns / 1e6 if isinstance(ns, (int, float)) else math.nan
+
+
+def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
+    run = Path(item.run)
+    record = json.loads((run / "performance/record.json").read_text())
+    result, sut, spec = record["result"], record["sut"], record["spec"]
+    notes = []
+    duration_s = (result.get("duration_ns") or 0) / 1e9 or sut.get("wall_s") or math.nan
+    samples = sut.get("samples_completed") or result.get("sample_count")
+    samples_per_s = samples / duration_s if samples and duration_s else math.nan
+    per_query = result.get("effective", {}).get("samples_per_query") if item.scenario == "MultiStream" else 1
+    queries_per_s = samples_per_s / (per_query or 1)
+    accuracy = math.nan
+    acc_file = run / "accuracy.txt"
+    if acc_file.exists():
+        m = _ACCURACY.search(acc_file.read_text())
+        accuracy = float(m.group(1)) if m else math.nan
+    energy = record.get("energy") or {"measured": False, "reason": "the run recorded no energy"}
+    if energy.get("measured"):
+        source = "+".join(energy["sources"])
+        energy_j, average_w = energy["joules"], energy.get("average_watts") or math.nan
+        per_sample = energy.get("joules_per_sample", energy_j / samples if samples else math.nan)
+    else:
+        source, energy_j, average_w, per_sample = NOT_MEASURED, math.nan, math.nan, math.nan
+        notes.append(f"power {NOT_MEASURED}: {energy.get('reason', 'no source')}")
+    price = sku.price_per_hour_usd
+    if price is None:
+        notes.append("no price_per_hour_usd for the SKU: no cost")
+    cost_s = price / 3600 if price is not None else math.nan
+    latency = result.get("latency", {})
+    return {
+        "kind": "inference", "benchmark": item.benchmark, "system": item.system, "scenario": item.scenario,
+        "precision": item.precision, "run": 1, "run_mode": spec.get("run_mode"), "metric": result.get("metric"),
+        "value": result.get("metric_value"), "unit": result.get("metric_unit"),
+        "validity": result.get("result_validity"), "early_stopping_met": result.get("early_stopping_met"),
+        "p50_ms": _ms(latency.get("p50_ns")), "p90_ms": _ms(latency.get("p90_ns")),
+        "p99_ms": _ms(latency.get("p99_ns")), "p99_9_ms": _ms(latency.get("p99_9_ns")),
+        "samples": samples, "duration_s": duration_s, "samples_per_s": samples_per_s,
+        "queries_per_s": queries_per_s, "accuracy": accuracy, "accuracy_target": item.accuracy_target,
+        "accuracy_reference": item.accuracy_reference,
+        "accuracy_ok": bool(accuracy >= item.accuracy_target - 1e-9) if not math.isnan(accuracy) else None,
+        "power_source": source, "energy_j": energy_j, "average_w": average_w, "energy_per_sample_j": per_sample,
+        "samples_per_s_per_accelerator": samples_per_s / sku.accelerators_total if sku.accelerators_total
+        else math.nan,
+        "samples_per_joule": samples_per_s / average_w if average_w and not math.isnan(average_w) else math.nan,
+        "price_per_hour_usd": price if price is not None else math.nan,
+        "cost_per_1k_queries_usd": cost_s / queries_per_s * 1000 if queries_per_s else math.nan,
+        "cost_per_1m_samples_usd": cost_s / samples_per_s * 1e6 if samples_per_s else math.nan,
+        "batch_size": spec.get("batch_size"), "threads": spec.get("threads"), "converged": None, "epochs": None,
+        "notes": "; ".join(notes + ([] if sku.accelerators_total else ["no accelerator: nothing per accelerator"])),
+    }
+
+
+def training_rows(item: TrainingItem, sku: SkuInfo) -> list[dict[str, Any]]:
+    rows = []
+    for i, run in enumerate(item.runs):
+        record = json.loads((Path(run) / "record.json").read_text())
+        minutes = record["time_to_train_ms"] / 60000
+        price = sku.price_per_hour_usd
+        rows.append({
+            "kind": "training", "benchmark": item.benchmark, "system": item.system, "scenario": "training",
+            "precision": "fp32", "run": i, "run_mode": record["spec"].get("run_mode"), "metric": "time to train",
+            "value": minutes, "unit": "min", "validity": "converged" if record["converged"] else "aborted",
+            "converged": record["converged"], "epochs": record.get("epochs"), "accuracy":
+            100 * record["final_accuracy"] if record.get("final_accuracy") is not None else math.nan,
+            "accuracy_target": 100 * item.quality_target,
+            "power_source": NOT_MEASURED, "price_per_hour_usd": price if price is not None else math.nan,
+            "notes": f"seed {record['spec']['seed']}; cost of the run "
+                     + (f"{price / 60 * minutes:.4f} USD" if price is not None else "unknown (no price)"),
+        })
+    return rows
+
+
+def results_table(spec: ReportSpec) -> pd.DataFrame:
+    rows = [inference_row(item, spec.systems[item.system]) for item in spec.inference]
+    for item in spec.training:
+        rows += training_rows(item, spec.systems[item.system])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
+    """Per SKU: the training statistics (mean, spread, bootstrap interval, olympic mean) and benchwright's summary
+    score, a weighted geometric mean over benchmarks of each benchmark's geometric-mean throughput (samples/s) —
+    our summary, not an MLPerf metric."""
+    out: dict[str, Any] = {"campaign": spec.campaign, "mode": spec.mode, "systems": {},
+                           "summary_label": "benchwright summary score: weighted geometric mean of per-scenario "
+                                            "throughput (samples/s); not an MLPerf metric",
+                           "weights": spec.weights}
+    for sku in spec.systems:
+        inf = table[(table.kind == "inference") & (table.system == sku)]
+        per_benchmark = {}
+        for bench, rows in inf.groupby("benchmark"):
+            values = {f"{r.scenario}/{r.precision}": r.samples_per_s for r in rows.itertuples()}
+            per_benchmark[bench] = weighted_geomean(values, {})
+        training = {}
+        tr = table[(table.kind == "training") & (table.system == sku)]
+        for bench, rows in tr.groupby("benchmark"):
+            stats = describe(rows.value.tolist(), confidence=spec.confidence, resamples=spec.resamples,
+                             seed=spec.seed, olympic=True)
+            stats["converged"] = int(rows.converged.sum())
+            training[bench] = stats
+        out["systems"][sku] = {
+            "summary_score": weighted_geomean(per_benchmark, spec.weights) if per_benchmark else math.nan,
+            "per_benchmark_throughput": per_benchmark, "training": training,
+        }
+    return out
