@@ -418,6 +418,12 @@ def report_inputs(wildcards):
     return inputs
 
 
+def report_ranging(wildcards):
+    """The Server ranging results a SKU's throughput-against-latency plot reads."""
+    return [f"results/ranging/{i.system}/{i.benchmark}/{i.precision}/Server.json" for i in REPORT_SPEC.inference
+            if i.system == wildcards.system and i.scenario == "Server"]
+
+
 def report_targets():
     if not (REPORT_SPEC.inference or REPORT_SPEC.training):
         return []

@@ -22,6 +22,7 @@ rule report_sku:
     input:
         table="results/report/results.csv",
         summary="results/report/summary.json",
+        ranging=report_ranging,
     output:
         page=report("results/report/{system}.html", category="Reports", subcategory="{system}",
                     caption="../report/sku.rst"),
