@@ -268,12 +268,17 @@ def test_unknown_hyperparameter_in_tuning(config_tree):
              message="not a hyperparameter", fix="did you mean `opt_base_learning_rate`?")
 
 
-def test_closed_submission_needs_every_scenario_of_the_system_type(config_tree):
+def official_resnet(config_tree):
+    """The digits model under the official benchmark name `resnet` (with its own copy of the calibration list)."""
     config_tree.write("benchmarks", "resnet", config_tree.read("benchmarks", "digits-cnn"))
     config_tree.edit("benchmarks", "resnet", lambda d: d.update(name="resnet"))
     (config_tree.root / "config/benchmarks/resnet.calibration.txt").write_bytes(
         (config_tree.root / "config/benchmarks/digits-cnn.calibration.txt").read_bytes())
     config_tree.edit("benchmarks", "resnet", lambda d: d["calibration"].update(sample_list="resnet.calibration.txt"))
+
+
+def test_closed_submission_needs_every_scenario_of_the_system_type(config_tree):
+    official_resnet(config_tree)
     config_tree.campaign.update(division="closed", mode="submission",
                                 benchmarks={"resnet": {"systems": ["cpu-host"], "scenarios": ["Offline"]}})
     rejected(config_tree, file="config/config.yaml", field="benchmarks.resnet.scenarios",
@@ -281,11 +286,7 @@ def test_closed_submission_needs_every_scenario_of_the_system_type(config_tree):
 
 
 def test_closed_result_holds_one_precision(config_tree):
-    config_tree.write("benchmarks", "resnet", config_tree.read("benchmarks", "digits-cnn"))
-    config_tree.edit("benchmarks", "resnet", lambda d: d.update(name="resnet"))
-    (config_tree.root / "config/benchmarks/resnet.calibration.txt").write_bytes(
-        (config_tree.root / "config/benchmarks/digits-cnn.calibration.txt").read_bytes())
-    config_tree.edit("benchmarks", "resnet", lambda d: d["calibration"].update(sample_list="resnet.calibration.txt"))
+    official_resnet(config_tree)
     config_tree.campaign.update(division="closed", benchmarks={
         "resnet": {"systems": ["cpu-host"], "scenarios": ["Offline"], "precisions": ["fp32", "int8"]}})
     rejected(config_tree, file="config/config.yaml", field="benchmarks.resnet.precisions",
