@@ -165,10 +165,12 @@ def _launch_torchrun(world_size: int, argv: list[str]) -> int:
     import signal
     import subprocess
 
-    from .cluster import describe, torchrun_command
+    import shlex
+
+    from .cluster import torchrun_command
 
     cmd = torchrun_command(world_size, ["-m", "benchwright.cli", *argv], python=sys.executable)
-    print(f"benchwright train: {world_size} processes: {describe(cmd)}", file=sys.stderr, flush=True)
+    print(f"benchwright train: {world_size} processes: {shlex.join(cmd)}", file=sys.stderr, flush=True)
     # torchrun and its workers get a process group of their own, which this process takes down with it on
     # SIGTERM/SIGINT or any exit: a cancelled job leaves no training processes behind.
     proc = subprocess.Popen(cmd, start_new_session=True)
@@ -321,6 +323,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .fsutil import atomic_write_text
     from .report import html, plots
     from .report.table import ReportSpec
 
@@ -329,7 +332,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     summary = json.loads(Path(args.summary).read_text())
     out = Path(args.out)
     if args.index:
-        html.write(out, html.index_page(spec, table, summary))
+        atomic_write_text(out, html.index_page(spec, table, summary))
         return 0
     system, folder = args.system, Path(args.plots)
     folder.mkdir(parents=True, exist_ok=True)
@@ -342,7 +345,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                                   seed=spec.seed),
     }
     relative = {k: f"{folder.name}/{p.name}" for k, p in made.items() if p is not None}
-    html.write(out, html.sku_page(spec, table, summary, system, relative))
+    atomic_write_text(out, html.sku_page(spec, table, summary, system, relative))
     print(f"report of {system}: {out} ({len(relative)} plots)", file=sys.stderr)
     return 0
 

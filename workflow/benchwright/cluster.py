@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import os
-import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -141,6 +140,3 @@ def torchrun_command(world_size: int, command: Sequence[str], *, python: str,
     return multinode_command(command, nodes=nodes, procs_per_node=world_size // nodes, job_id=alloc["job_id"],
                              head=first_host(alloc["nodelist"], expand), python=python)
 
-
-def describe(cmd: Sequence[str]) -> str:
-    return " ".join(shlex.quote(c) for c in cmd)

@@ -152,6 +152,15 @@ class Plan:
         official = self.rules.training.benchmarks.get(training.mlperf_benchmark or "")
         return official.required_runs if official else self.rules.training.default_required_runs
 
+    @staticmethod
+    def inference_dir(job: InferenceJob) -> str:
+        """Where one inference configuration's runs live (performance/, accuracy/, accuracy.txt, TEST*/)."""
+        return f"results/inference/{job.system}/{job.benchmark}/{job.precision.value}/{job.scenario.value}"
+
+    def training_runs(self, benchmark: str, system: str) -> tuple[str, ...]:
+        """The run folders of a training result, one per required run."""
+        return tuple(f"results/training/{system}/{benchmark}/run_{i}" for i in range(self.required_runs(benchmark)))
+
     def training_seeds(self, benchmark: str) -> tuple[int, ...]:
         """Distinct seeds, one per required run: the campaign's list, or derived from the campaign seed."""
         if self.campaign.training.seeds is not None:

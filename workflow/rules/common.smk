@@ -258,7 +258,7 @@ def inference_targets():
     """Every performance run, passed accuracy check and required compliance test of the campaign."""
     out = []
     for job in PLAN.inference_jobs:
-        base = f"results/inference/{job.system}/{job.benchmark}/{job.precision.value}/{job.scenario.value}"
+        base = PLAN.inference_dir(job)
         out += [f"{base}/performance", f"{base}/accuracy.txt"]
         out += [f"{base}/{test}" for test in compliance_tests(job.benchmark)]
     return out
@@ -292,11 +292,7 @@ def training_check_inputs(wildcards):
 
 def training_runs(wildcards):
     """The run folders of a training result."""
-    runs = PLAN.required_runs(wildcards.benchmark)
-    return [
-        f"results/training/{wildcards.system}/{wildcards.benchmark}/run_{i}"
-        for i in range(runs)
-    ]
+    return list(PLAN.training_runs(wildcards.benchmark, wildcards.system))
 
 
 def training_records(wildcards):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -167,8 +166,3 @@ def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -
     out.append("</body></html>")
     return "\n".join(out)
 
-
-def write(path: Path, text: str) -> None:
-    from ..fsutil import atomic_write_text
-
-    atomic_write_text(path, text)

@@ -88,12 +88,12 @@ def report_spec(plan) -> ReportSpec:
         cal = bench.calibration
         inference.append(InferenceItem(
             benchmark=job.benchmark, system=job.system, scenario=scen, precision=prec,
-            run=f"results/inference/{job.system}/{job.benchmark}/{prec}/{scen}",
+            run=plan.inference_dir(job),
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
             mlperf_benchmark=bench.inference.mlperf_benchmark if bench.inference else None,
             calibration=f"{cal.sample_list} (sha256 {cal.sha256[:12]})" if cal and prec == "int8" else None))
     training = [TrainingItem(benchmark=b, system=s, quality_target=plan.benchmarks[b].training.quality_target,
-                             runs=tuple(f"results/training/{s}/{b}/run_{i}" for i in range(plan.required_runs(b))))
+                             runs=plan.training_runs(b, s))
                 for b, s in plan.training_jobs]
     return ReportSpec(campaign=c.name, mode=c.mode.value, division=c.division.value, seed=c.seed,
                       weights=dict(c.report.weights), confidence=c.report.confidence,

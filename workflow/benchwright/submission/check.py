@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from ..schemas.rules import RunRules
 from ..sysdesc import INFERENCE_FIELDS, INFERENCE_REQUIRED, TRAINING_FIELDS, TRAINING_STATUS
 from .bundle import MANIFEST, METADATA, bundle_files, read_manifest
 from .spec import BUNDLE_FORMAT
-from .training import SUCCESS_LINE
+from .training import PackageCheckFailed, check_training_package, result_summary
 
 RULES = {
     "missing-file": "a file or folder the specification requires is absent",
@@ -360,8 +358,8 @@ class _Checker:
                     self.fail(d / "performance/run_1/mlperf_log_detail.txt", "sample-count",
                               f"performance_sample_count is {count}; {benchmark} needs at least "
                               f"{official.performance_sample_count}")
-        self.run(d / "accuracy", d.name, "AccuracyOnly")
-        self.accuracy(d, division, benchmark)
+        accuracy_run = self.run(d / "accuracy", d.name, "AccuracyOnly")
+        self.accuracy(d, division, benchmark, accuracy_run)
         if division == "closed" and official is not None:
             for test in official.compliance_tests:
                 self.compliance(d / test, test)
@@ -405,7 +403,7 @@ class _Checker:
                           f"{expected}")
         return run
 
-    def accuracy(self, d: Path, division: str, benchmark: str | None) -> None:
+    def accuracy(self, d: Path, division: str, benchmark: str | None, run) -> None:
         acc = d / "accuracy"
         log = acc / "mlperf_log_accuracy.json"
         if self.need(log, "the accuracy run's mlperf_log_accuracy.json (first and last 4 KiB)"):
@@ -427,7 +425,8 @@ class _Checker:
             self.fail(text_file, "accuracy-hash", "hash= does not match mlperf_log_accuracy.json, which is whole")
         if match is None:
             return
-        self.coverage(d, text_file, match["total"])
+        if run is not None:
+            self.coverage(run, text_file, match["total"])
         value = float(match["acc"])
         target, source = None, ""
         official = self.official().get(benchmark) if benchmark else None
@@ -442,12 +441,8 @@ class _Checker:
             self.fail(text_file, "accuracy-target", f"accuracy {value:.3f}% is under the target {target:.3f}% "
                       f"({source})")
 
-    def coverage(self, d: Path, text_file: Path, total: str | None) -> None:
+    def coverage(self, run, text_file: Path, total: str | None) -> None:
         """The accuracy script scores every sample the accuracy run covered (LoadGen's QSL total count)."""
-        try:
-            run = read_run(d / "accuracy")
-        except (LogError, ValueError):
-            return  # already reported by run()
         covered = run.effective.get("accuracy_sample_count") or run.sample_count
         if total is not None and covered and int(total) != covered:
             self.fail(text_file, "accuracy-coverage", f"total={total}, but the accuracy run covered {covered} "
@@ -554,12 +549,10 @@ class _Checker:
                                      "results/training/<system>/<benchmark>/score.json")
             return
         with tempfile.TemporaryDirectory() as tmp:
-            csv_path = Path(tmp) / "summary.csv"
-            proc = subprocess.run([sys.executable, "-m", "mlperf_logging.result_summarizer", str(org), "training",
-                                   ruleset, "--csv", str(csv_path)], capture_output=True, text=True)
+            proc = result_summary(org, ruleset, Path(tmp) / "summary.csv")
             produced = sorted(Path(tmp).glob("*.csv"))
-            if proc.returncode != 0 or not produced:
-                last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            if proc["returncode"] != 0 or not produced:
+                last = proc["output"].strip().splitlines()[-1:] or ["no output"]
                 self.fail(org, "training-checker", f"mlperf-logging's result summarizer fails: {last[0][:300]}")
                 return
             for path in produced:
@@ -575,14 +568,14 @@ class _Checker:
         """mlperf-logging's package checker on one submitter folder; returns the benchmarks it skipped (outside its
         ruleset), which are then checked log by log with the bundle's own rules."""
         ruleset = self.rules.training.ruleset
-        proc = subprocess.run([sys.executable, "-m", "mlperf_logging.package_checker", str(org), "training",
-                               ruleset, "--log_output", "/dev/null"], capture_output=True, text=True)
-        out = proc.stdout + proc.stderr
-        skipped = set(re.findall(r"Skipping benchmark: (\S+)", out))
-        if SUCCESS_LINE not in out:
+        try:
+            out = check_training_package(org, ruleset)
+        except PackageCheckFailed as err:
+            out = err.report
             errors = [line.strip() for line in out.splitlines() if "ERROR" in line][:5]
             self.fail(org, "training-checker", f"mlperf-logging's package checker (training {ruleset}) fails: "
-                      + ("; ".join(errors) or out.strip().splitlines()[-1] if out.strip() else "no output")[:400])
+                      + ("; ".join(errors) or (out.strip().splitlines() or ["no output"])[-1])[:400])
+        skipped = set(re.findall(r"Skipping benchmark: (\S+)", out))
         self.summarize(org, skipped)
         if skipped:
             self.report.notes.append(f"{self.rel(org)}: mlperf-logging's package checker skips {sorted(skipped)} "

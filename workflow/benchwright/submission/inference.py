@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ..errors import BenchwrightError
 from ..fsutil import atomic_write_json, atomic_write_text
@@ -92,8 +93,9 @@ def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: 
     return "\n".join(lines)
 
 
-def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit: str) -> Path:
-    """Copy one result into ``org/results/<system>/<model>/<Scenario>/``; return that folder."""
+def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit: str) -> tuple[Path, Any, str]:
+    """Copy one result into ``org/results/<system>/<model>/<Scenario>/``; return that folder, the performance
+    run (benchwright.harness.logs.RunResult) and the accuracy line."""
     run = Path(entry.run)
     out = org / "results" / entry.system / entry.model / entry.scenario.value
     if out.exists():
@@ -118,7 +120,7 @@ def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit
     perf = read_run(perf_dir)
     accuracy_line = accuracy_txt.read_text().splitlines()[0].strip()
     atomic_write_text(out / "README.md", result_readme(spec, entry, perf, accuracy_line, source_commit))
-    return out
+    return out, perf, accuracy_line
 
 
 def documentation(spec: BundleSpec, rows: Iterable[tuple[InferenceEntry, object, str]]) -> str:
@@ -146,9 +148,8 @@ def assemble_inference(root: Path, spec: BundleSpec, system_descriptions: dict[s
     org = root / spec.division / spec.submitter
     rows = []
     for entry in spec.inference:
-        out = add_result(org, spec, entry, source_commit)
-        rows.append((entry, read_run(out / "performance" / "run_1"),
-                     (out / "accuracy" / "accuracy.txt").read_text().splitlines()[0]))
+        _, perf, accuracy_line = add_result(org, spec, entry, source_commit)
+        rows.append((entry, perf, accuracy_line))
     for system in sorted({e.system for e in spec.inference}):
         atomic_write_json(org / "systems" / f"{system}.json", system_descriptions[system])
     if spec.division == "open":

@@ -110,7 +110,7 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
         inf = bench.inference
         official = inf.mlperf_benchmark if inf else None
         prec, scen = job.precision.value, job.scenario.value
-        run = f"results/inference/{job.system}/{job.benchmark}/{prec}/{scen}"
+        run = plan.inference_dir(job)
         tests = ()
         if rules.divisions[c.division].compliance_tests and official in rules.inference.benchmarks:
             tests = tuple(rules.inference.benchmarks[official].compliance_tests)
@@ -149,7 +149,7 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
     training = []
     for benchmark, system in plan.training_jobs:
         tr = plan.benchmarks[benchmark].training
-        runs = tuple(f"results/training/{system}/{benchmark}/run_{i}" for i in range(plan.required_runs(benchmark)))
+        runs = plan.training_runs(benchmark, system)
         training.append(TrainingEntry(
             system=system, benchmark=benchmark, tree_benchmark=tr.mlperf_benchmark or benchmark, runs=runs,
             required_runs=len(runs),

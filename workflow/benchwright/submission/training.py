@@ -23,7 +23,10 @@ SUCCESS_LINE = "PACKAGE CHECKER FOUND NO ERRORS, SUCCESS !"
 
 
 class PackageCheckFailed(BenchwrightError):
-    pass
+    def __init__(self, message: str, report: str = ""):
+        super().__init__(message)
+        self.report = report
+        """The checker's whole output (its skipped benchmarks, its errors)."""
 
 
 def assemble_training(root: str | os.PathLike[str], *, submitter: str, system: str, system_description: Mapping[str, str],
@@ -69,7 +72,7 @@ def check_training_package(org_dir: str | os.PathLike[str], ruleset: str) -> str
     if SUCCESS_LINE not in report:
         errors = [line for line in report.splitlines() if re.search(r"ERROR|error", line)]
         raise PackageCheckFailed(f"benchwright: mlperf-logging's package checker rejects {org_dir} (training "
-                                 f"{ruleset}):\n" + "\n".join(errors[-20:] or report.splitlines()[-20:]))
+                                 f"{ruleset}):\n" + "\n".join(errors[-20:] or report.splitlines()[-20:]), report)
     return report
 
 
