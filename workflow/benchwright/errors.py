@@ -33,6 +33,10 @@ class BenchwrightError(Exception):
     """Base class of errors benchwright reports to the user without a traceback."""
 
 
+class DiskWriteError(BenchwrightError, OSError):
+    """Writing an output failed for lack of space (or a broken disk). Names the output; nothing was placed there."""
+
+
 class CampaignError(BenchwrightError):
     """The campaign (or a file it uses) breaks the schema or a run rule. Carries every problem found."""
 
@@ -50,10 +54,15 @@ class CampaignError(BenchwrightError):
 
 # Union members and validator wrappers add tags to an error's location (``int``, ``literal['auto']``,
 # ``function-after[...]``); they are not keys the user wrote.
-_TAG = re.compile(r"^(int|float|str|bool|none|[a-z_-]+\[.*\]|constrained-[a-z]+)$")
+_TAG = re.compile(r"^(int|float|str|bool|none|[a-z_-]+\[.*\]|constrained-[a-z]+|\[key\])$")
 
 _PATTERN_HINTS = {
     r"^[a-z0-9][a-z0-9._-]{0,63}$": "a lower-case name of letters, digits, '.', '_' or '-' (e.g. cpu-host)",
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "a name of letters, digits, '.', '_' or '-' starting with a letter or digit "
+                                    "(it becomes a folder name; e.g. MyOrg)",
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$": "a file name of letters, digits, '.', '_' or '-' starting with a letter or "
+                                    "digit (e.g. data-v2.csv.gz)",
+    r"^[A-Za-z0-9_.-]+$": "a name of letters, digits, '.', '_' or '-' (e.g. a100)",
     r"^[0-9a-f]{64}$": "64 lower-case hex digits, as `sha256sum FILE` prints them",
     r"^(https?|file|package)://.+": "a URL starting with http://, https://, file:// or package://",
 }
@@ -157,7 +166,8 @@ def _one_problem(loc: tuple, errs: list[dict[str, Any]], model: type[BaseModel],
     if kind == "string_pattern_mismatch":
         pattern = first.get("ctx", {}).get("pattern", "")
         expected = _PATTERN_HINTS.get(pattern, f"text matching {pattern}")
-        return Problem(file, field, f"{given!r} is not valid here", f"write {expected}.")
+        what = "the key " if first["loc"] and first["loc"][-1] == "[key]" else ""
+        return Problem(file, field, f"{what}{given!r} is not valid here", f"write {expected}.")
     if kind == "value_error":
         msg = first["msg"].removeprefix("Value error, ")
         return Problem(file, field, msg, desc or "see the message above.")

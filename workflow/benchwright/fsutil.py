@@ -7,6 +7,7 @@ into place, so a reader never sees a half-written file and an interrupted job le
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -15,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import DiskWriteError
 
 CHUNK = 1 << 20
 
@@ -59,10 +62,28 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _disk_error(exc):
+            raise _naming(exc, target, "nothing was written there; the previous file, if any, is unchanged") from exc
         raise
+
+
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
+
+
+def _disk_error(exc: BaseException) -> bool:
+    """A failed write()/fsync() of the disk: a plain OSError that names no file."""
+    return type(exc) is OSError and exc.errno in _DISK_ERRNOS and exc.filename is None
+
+
+def _naming(exc: OSError, target: Path, kept: str) -> DiskWriteError:
+    """The same error naming the file it was writing (a failed write() names none: "[Errno 28] No space left on
+    device" alone does not say where)."""
+    fix = "free space on that file system" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the disk"
+    return DiskWriteError(exc.errno, f"{exc.strerror or exc} while writing {target}: {kept}. fix: {fix}, then run again",
+                   str(target))
 
 
 def staging_dir(target: str | os.PathLike[str], suffix: str = "") -> Path:
@@ -88,9 +109,24 @@ def staged_dir(target: str | os.PathLike[str], suffix: str = "", *, replace: boo
         if replace and target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)  # atomic; allowed onto an empty folder
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if _disk_error(exc):
+            raise _naming(exc, target, "its staging folder was removed and nothing was placed there") from exc
         raise
+
+
+@contextlib.contextmanager
+def staged_file(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a path, in a fresh hidden folder beside ``target``, to write a file to; on success rename it onto
+    ``target``, on any exception delete it (for writers that need a path rather than a handle)."""
+    target = Path(target)
+    folder = staging_dir(target)
+    try:
+        yield folder / target.name
+        os.replace(folder / target.name, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

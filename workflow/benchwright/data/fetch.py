@@ -16,6 +16,7 @@ file. A file that fails verification is moved into a quarantine directory for in
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import importlib.resources
 import os
@@ -397,6 +398,12 @@ def _stream_body(response: requests.Response, url: str, part: Path, start: int, 
     except (*_TRANSIENT_ERRORS, urllib3.exceptions.HTTPError) as exc:
         raise _Retryable(f"connection lost after {written} bytes ({type(exc).__name__}: {exc})") from exc
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a part kept for resuming would keep the disk full
+            _unlink(part)
+            raise FetchError(
+                f"cannot write {part} while fetching {url}: {exc}; the disk is full, so the partial file was "
+                f"removed and nothing was written to {part.with_suffix('')}. Free space there and retry"
+            ) from exc
         raise FetchError(
             f"cannot write {part} while fetching {url}: {exc}; check free disk space and permissions"
         ) from exc

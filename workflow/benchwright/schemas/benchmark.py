@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Literal
 
@@ -20,6 +21,9 @@ class Task(str, Enum):
     recommendation = "recommendation"
     graph_neural_network = "graph_neural_network"
     text_to_image = "text_to_image"
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class DatasetFile(Spec):
@@ -43,6 +47,14 @@ class DatasetFile(Spec):
     @property
     def local_name(self) -> str:
         return self.filename or self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    @model_validator(mode="after")
+    def _usable_local_name(self) -> DatasetFile:
+        # The name becomes a path component and a Snakemake wildcard (resources/datasets/<dataset>/<file>).
+        if self.filename is None and not _FILE_NAME.fullmatch(self.local_name):
+            raise ValueError(f"the URL ends in {self.local_name!r}, which cannot be a local file name (letters, "
+                             "digits, '.', '_' and '-' only); set `filename:` to the name to store it under")
+        return self
 
 
 class Dataset(Spec):
