@@ -10,6 +10,7 @@ from benchwright.models import UnknownArchitecture, build
 from benchwright.models.predictor import load_predictor
 from benchwright.models.steps import CalibrationError, read_calibration_list
 from benchwright.models.train import train
+from tests.conftest import REPO
 
 HP = {"global_batch_size": 32, "opt_base_learning_rate": 0.05, "opt_momentum": 0.9}
 
@@ -78,3 +79,29 @@ def test_unknown_architecture():
 def test_logits_shape():
     out = build("digits-resnet", {"width": 8, "blocks": 2, "classes": 10})(torch.zeros(4, 1, 8, 8))
     assert out.shape == (4, 10) and np.isfinite(out.detach().numpy()).all()
+
+
+def test_the_same_weights_quantize_to_the_same_bytes_in_another_process(default_models, tmp_path):
+    """TorchScript archives carry a random id and the Python call stack of the trace; benchwright's are made from
+    the model alone, so a re-run (another process, another call stack) reproduces the INT8 model's sha256."""
+    import subprocess
+    import sys
+
+    from benchwright.fsutil import sha256_file
+
+    bench = default_models["plan"].benchmarks["digits-cnn"]
+    code = (
+        "import sys, json; from benchwright.models.steps import quantize\n"
+        "quantize(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])\n")
+    spec = {"architecture": bench.model.architecture, "parameters": bench.model.parameters,
+            "calibration_sha256": bench.calibration.sha256}
+    import json
+
+    subprocess.run([sys.executable, "-c", code, json.dumps(spec), str(default_models["fp32"]),
+                    str(default_models["data"]), str(REPO / "config/benchmarks" / bench.calibration.sample_list),
+                    str(tmp_path / "int8")], check=True, capture_output=True)
+    assert sha256_file(tmp_path / "int8/model.pt") == sha256_file(default_models["int8"] / "model.pt")
+    assert sha256_file(default_models["int8"] / "model.pt") == default_models["calibration"]["model_sha256"]
+    again = torch.jit.load(str(tmp_path / "int8/model.pt"))
+    x = torch.randn(4, 1, 8, 8)
+    assert torch.equal(again(x), torch.jit.load(str(default_models["int8"] / "model.pt"))(x))

@@ -56,3 +56,34 @@ def quantize_int8(model: nn.Module, calibration: np.ndarray, *, backend: str | N
         "observer_ranges": ranges,
     }
     return scripted, record
+
+
+def torchscript_bytes(module: torch.jit.ScriptModule) -> bytes:
+    """``torch.jit.save`` of ``module``, made to depend on the module only.
+
+    TorchScript's archive carries a random ``serialization_id`` and, for a traced module, ``*.debug_pkl`` files
+    with the Python call stack of the trace (paths and line numbers of the code that traced it): two saves of the
+    same model differ. Here the debug records are dropped (loading does not need them; errors then point at the
+    TorchScript code instead of the Python source), the id is derived from the archive's content, and every
+    entry gets a fixed time, so the same model gives the same bytes and sha256 on any machine and checkout.
+    """
+    import hashlib
+    import io
+    import zipfile
+
+    raw = io.BytesIO()
+    torch.jit.save(module, raw)
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src:
+        entries = [(info.filename, src.read(info)) for info in src.infolist()
+                   if not info.filename.endswith(".debug_pkl")]
+    digest = hashlib.sha256()
+    for name, blob in entries:
+        if not name.endswith("/.data/serialization_id"):
+            digest.update(name.encode() + b"\0" + blob)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for name, blob in entries:
+            if name.endswith("/.data/serialization_id"):
+                blob = str(int(digest.hexdigest()[:32], 16)).encode()
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), blob)
+    return out.getvalue()

@@ -91,7 +91,7 @@ def quantize(spec: Mapping[str, Any], weights_dir: str | os.PathLike[str], data_
     import torch
 
     from . import build
-    from .quantize import quantize_int8
+    from .quantize import quantize_int8, torchscript_bytes
 
     ids = read_calibration_list(calibration_list, spec["calibration_sha256"])
     images, _, sample_ids = load_split(data_dir, "train")
@@ -110,7 +110,7 @@ def quantize(spec: Mapping[str, Any], weights_dir: str | os.PathLike[str], data_
         scripted, record = quantize_int8(model, images[[row[i] for i in ids]])
     out = Path(out_dir)
     with atomic_open(out / "model.pt") as handle:
-        torch.jit.save(scripted, handle)
+        handle.write(torchscript_bytes(scripted))  # the same model gives the same bytes (and sha256)
     record.update({
         "calibration_list_sha256": spec["calibration_sha256"],
         "calibration_ids": len(ids),
