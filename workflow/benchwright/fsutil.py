@@ -63,27 +63,38 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
+        disk = _disk_error(exc, target.parent)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if _disk_error(exc):
-            raise _naming(exc, target, "nothing was written there; the previous file, if any, is unchanged") from exc
+        if disk is not None:
+            raise _naming(disk, target, "nothing was written there; the previous file, if any, is unchanged") from exc
         raise
 
 
 _DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 
 
-def _disk_error(exc: BaseException) -> bool:
-    """A failed write()/fsync() of the disk: a plain OSError that names no file."""
-    return type(exc) is OSError and exc.errno in _DISK_ERRNOS and exc.filename is None
+def _disk_error(exc: BaseException, folder: Path) -> OSError | None:
+    """A failed write of the disk (a plain OSError that names no file), as an OSError with its errno: numpy's
+    writers report a full disk as "49472 requested and 22496 written", without one; a full file system says it."""
+    if type(exc) is not OSError or exc.filename is not None:
+        return None
+    if exc.errno in _DISK_ERRNOS:
+        return exc
+    if exc.errno is None:
+        with contextlib.suppress(OSError):
+            st = os.statvfs(folder)
+            if st.f_bavail * st.f_frsize < 64 * 1024:
+                return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({exc})")
+    return None
 
 
 def _naming(exc: OSError, target: Path, kept: str) -> DiskWriteError:
     """The same error naming the file it was writing (a failed write() names none: "[Errno 28] No space left on
     device" alone does not say where)."""
     fix = "free space on that file system" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "check the disk"
-    return DiskWriteError(exc.errno, f"{exc.strerror or exc} while writing {target}: {kept}. fix: {fix}, then run again",
-                   str(target))
+    return DiskWriteError(exc.errno, f"{exc.strerror or exc} while writing {target}: {kept}. fix: {fix}, then run "
+                          "again", str(target))
 
 
 def staging_dir(target: str | os.PathLike[str], suffix: str = "") -> Path:
@@ -110,9 +121,10 @@ def staged_dir(target: str | os.PathLike[str], suffix: str = "", *, replace: boo
             shutil.rmtree(target)
         os.replace(staging, target)  # atomic; allowed onto an empty folder
     except BaseException as exc:
+        disk = _disk_error(exc, staging)
         shutil.rmtree(staging, ignore_errors=True)
-        if _disk_error(exc):
-            raise _naming(exc, target, "its staging folder was removed and nothing was placed there") from exc
+        if disk is not None:
+            raise _naming(disk, target, "its staging folder was removed and nothing was placed there") from exc
         raise
 
 

@@ -28,7 +28,8 @@ from typing import Any
 from .. import __version__
 from ..config import load_system_file
 from ..errors import BenchwrightError
-from ..fsutil import atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staging_dir
+from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staged_file,
+                      staging_dir)
 from ..sysdesc import inference_description, training_description
 from .inference import _need, assemble_inference
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
@@ -222,7 +223,9 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
         raise BundleExists(f"benchwright: {existing[0]} already exists; a finished bundle is never overwritten.\n"
                            "    fix: assemble into a new folder, or pass --overwrite to replace it")
     sys_inference, sys_training = system_descriptions(spec)
-    with staged_dir(out, replace=True) as staging, tempfile.TemporaryDirectory() as tmp:
+    # Exits in reverse order: the folder is renamed into place first, then the tarball.
+    with staged_file(tarball) as staged_tar, staged_dir(out, replace=True) as staging, \
+            tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src"
         source = copy_source(checkout, src)
         _copy_campaign(spec.config_files, src / "campaign")
@@ -240,7 +243,9 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
             training_root = org_t.relative_to(staging).as_posix()
         atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root))
         write_manifest(staging)
-    write_tarball(out, tarball, prefix=spec.campaign)
+        # The tarball is made from the staged folder (its bytes do not depend on where the folder is) and placed
+        # right after the folder: a job killed at any point before leaves neither at its final path.
+        write_tarball(staging, staged_tar, prefix=spec.campaign)
     return out
 
 
