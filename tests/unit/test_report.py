@@ -150,7 +150,7 @@ def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, 
 # --- table, plots, pages -------------------------------------------------------------------------------------
 
 
-def build_report(root: Path, *, price: float | None = 0.08) -> dict[str, Path]:
+def build_report(root: Path, *, price: float | None = 0.08, prepare=None) -> dict[str, Path]:
     """The recorded smoke run and training runs laid out as a finished campaign; then `benchwright table` and
     `benchwright report` as the DAG runs them."""
     from benchwright.cli import main
@@ -159,6 +159,8 @@ def build_report(root: Path, *, price: float | None = 0.08) -> dict[str, Path]:
     from tests.unit.test_submission import make_campaign
 
     make_campaign(root, recorded="smoke-int8-offline", training=True, mode="smoke")
+    if prepare:
+        prepare(root)
     sku = root / "config/systems/cpu-host.yaml"
     data = yaml.safe_load(sku.read_text())
     data["price_per_hour_usd"] = price
@@ -217,3 +219,46 @@ def test_the_same_results_give_the_same_report(tmp_path):
         assert first[key].read_bytes() == second[key].read_bytes(), key
     for png in first["plots"].iterdir():
         assert png.read_bytes() == (second["plots"] / png.name).read_bytes(), png.name
+
+
+def _set_execution(record_file: Path, *, commit: str, torch: str, cpu: str = "AMD EPYC") -> None:
+    record = json.loads(record_file.read_text())
+    record.setdefault("execution", {}).update(code={"commit": commit, "dirty": False, "modified": []},
+                               software={"python": "3.11.7", "packages": {"torch": torch}})
+    record["node"] = {"hostname": "vm", "effective": {"processor_model_name": cpu, "processor_core_count": 2}}
+    record_file.write_text(json.dumps(record))
+
+
+def test_runs_under_other_versions_code_or_hardware_are_flagged_in_table_summary_and_pages(tmp_path):
+    a, b = "a" * 40, "b" * 40
+
+    def prepare(root: Path) -> None:
+        base = root / "results/training/cpu-host/digits-cnn"
+        for i in range(5):
+            _set_execution(base / f"run_{i}/record.json", commit=a, torch="2.13.0+cpu",
+                           cpu="Intel Xeon" if i == 3 else "AMD EPYC")
+        _set_execution(base / "run_1/record.json", commit=a, torch="2.12.0+cpu")
+        _set_execution(root / "results/inference/cpu-host/digits-cnn/int8/Offline/performance/record.json",
+                       commit=b, torch="2.13.0+cpu")
+
+    files = build_report(tmp_path, prepare=prepare)
+    table = pd.read_csv(files["csv"], keep_default_na=False)
+    drift = dict(zip(table.kind + "/" + table.run.astype(str), table.drift))
+    assert drift["inference/1"] == f"code commit {b} (the other 5 run(s): {a})"
+    assert drift["training/1"] == "torch 2.12.0+cpu (the other 5 run(s): 2.13.0+cpu)"
+    assert drift["training/3"] == "host processor_model_name Intel Xeon (the other 5 run(s): AMD EPYC)"
+    assert drift["training/0"] == drift["training/2"] == drift["training/4"] == ""
+    assert set(table.code_commit) == {a[:12], b[:12]} and set(table.torch) == {"2.12.0+cpu", "2.13.0+cpu"}
+    summary = json.loads(files["summary"].read_text())
+    assert sorted(d["run"] for d in summary["drift"]) == [
+        "cpu-host/digits-cnn/Offline/int8", "cpu-host/digits-cnn/training/run_1", "cpu-host/digits-cnn/training/run_3"]
+    page, index = files["page"].read_text(), files["index"].read_text()
+    for text in (page, index):
+        assert "Drift: 3 of 6 run(s)" in text
+        assert 'data-key="cpu-host/digits-cnn/training/run_1/drift"' in text
+    assert "(drift)" in page
+
+
+def test_a_campaign_without_drift_says_nothing_about_it(tmp_path):
+    files = build_report(tmp_path)
+    assert "Drift" not in files["page"].read_text() and json.loads(files["summary"].read_text())["drift"] == []

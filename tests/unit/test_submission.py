@@ -25,6 +25,17 @@ ORG = "inference/open/benchwright"
 TREE_RESULT = f"{ORG}/results/cpu-host/digits-cnn-int8/Offline"
 
 
+def copy_evidence(root: Path, benchmark: str, recorded: str) -> None:
+    """The artifacts the recorded run descends from, where the DAG leaves them: the preprocessing manifest, the
+    FP32 weights' record and the INT8 calibration record of that run."""
+    evidence = RECORDED / "evidence"
+    for src, dst in ((evidence / "data-manifest.json", f"results/data/{benchmark}/manifest.json"),
+                     (evidence / "fp32-record.json", f"results/models/{benchmark}/fp32/record.json"),
+                     (evidence / recorded / "calibration.json", f"results/models/{benchmark}/int8/calibration.json")):
+        (root / dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, root / dst)
+
+
 def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "submission") -> Path:
     """A working directory holding the repository's config and, under results/, the recorded runs laid out as a
     finished campaign (INT8 Offline on cpu-host, and the five training runs when ``training``)."""
@@ -34,6 +45,7 @@ def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "sub
     campaign["benchmarks"]["digits-cnn"].update(scenarios=["Offline"], precisions=["int8"], training=training)
     (root / "config/config.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     shutil.copytree(RECORDED / recorded, root / RESULT)
+    copy_evidence(root, "digits-cnn", recorded)
     (root / "results/systems/cpu-host").mkdir(parents=True)
     shutil.copyfile(RECORDED / "systems/cpu-host.detected.json", root / "results/systems/cpu-host/detected.json")
     if training:
@@ -61,6 +73,7 @@ def make_closed_campaign(root: Path) -> Path:
     sku["tuning"]["resnet"] = sku["tuning"].pop("digits-cnn")
     (root / "config/systems/cpu-host.yaml").write_text(yaml.safe_dump(sku, sort_keys=False))
     shutil.copytree(RECORDED / "closed-smoke-int8-offline", root / "results/inference/cpu-host/resnet/int8/Offline")
+    copy_evidence(root, "resnet", "closed-smoke-int8-offline")
     (root / "results/systems/cpu-host").mkdir(parents=True)
     shutil.copyfile(RECORDED / "systems/cpu-host.detected.json", root / "results/systems/cpu-host/detected.json")
     return root

@@ -279,6 +279,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json
+    from .submission.verify import verify
+
+    result = verify(args.path, tarball=args.tarball)
+    print(result.text(), end="")
+    if args.json:
+        atomic_write_json(args.json, result.as_dict())
+    return 0 if result.ok else 1
+
+
 def _cmd_publish(args: argparse.Namespace) -> int:
     from .fsutil import atomic_write_json
     from .submission.bundle import publish
@@ -368,6 +379,7 @@ def _cmd_container_run(args: argparse.Namespace) -> int:
     from .config import load_system_file
     from .containers.runner import run_apptainer, run_docker
     from .containers.spec import job_for
+    from .provenance import CODE_ENV, code_state
 
     command = list(args.command)
     if command[:1] == ["--"]:
@@ -384,7 +396,8 @@ def _cmd_container_run(args: argparse.Namespace) -> int:
     else:
         image = system.container.sif
     gpu_ids = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g]
-    env = {"BENCHWRIGHT_RUNTIME": runtime, "BENCHWRIGHT_IMAGE_ID": image, "PYTHONUNBUFFERED": "1"}
+    env = {"BENCHWRIGHT_RUNTIME": runtime, "BENCHWRIGHT_IMAGE_ID": image, "PYTHONUNBUFFERED": "1",
+           CODE_ENV: json.dumps(code_state())}  # the container has no checkout: the host says what code runs
     job = job_for(system, image, ["benchwright", *command], read_only=args.ro, read_write=args.rw,
                   cpus=args.cpus, mem_limit_mb=args.mem_mb, env=env, gpu_ids=gpu_ids, label=command[0])
     if runtime == "docker":
@@ -546,6 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip mlperf-logging's package and compliance checkers on the training tree")
     p.add_argument("--rules", action="store_true", help="list the rules and exit")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("verify", help="re-check every hash of a bundle against its manifest and provenance; exit 1 "
+                                      "on any difference")
+    p.add_argument("path", help="bundle folder, its .tar.gz, or a published version folder (submissions/<c>/v<N>)")
+    p.add_argument("--tarball", help="also check this tarball: its .sha256 file and that it holds the folder's bytes")
+    p.add_argument("--json", help="write the result as JSON here")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("table", help="the results table (CSV) and statistics (summary.json) of a campaign")
     p.add_argument("--spec", required=True, help="the report spec as JSON (what the DAG passes)")

@@ -389,8 +389,11 @@ def bundle_inputs(wildcards):
         inputs += [f"{e.run}/{test}" for test in e.compliance_tests]
     for e in BUNDLE.training:
         inputs += list(e.runs) + [f"results/training/{e.system}/{e.benchmark}/score.json"]
+    for e in (*BUNDLE.inference, *BUNDLE.training):  # what provenance/ links each result to
+        ev = e.evidence
+        inputs += [p for p in (ev.data_manifest, ev.fp32_record, ev.calibration, ev.calibration_list) if p]
     inputs += [s.detected for s in BUNDLE.systems.values()]
-    return inputs + list(BUNDLE.config_files)
+    return list(dict.fromkeys(inputs + list(BUNDLE.config_files)))
 
 
 def submission_targets():

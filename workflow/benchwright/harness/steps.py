@@ -56,13 +56,10 @@ def _log(message: str) -> None:
 
 
 def execution_context() -> dict[str, Any]:
-    """Where the job ran: the container runtime and image id (set by `benchwright container-run`), the
-    hostname (a Docker container's is its id) and whether /.dockerenv exists (only a container has it)."""
-    import socket
+    """Where and with what the job ran: see :func:`benchwright.provenance.run_facts`."""
+    from ..provenance import run_facts
 
-    return {"runtime": os.environ.get("BENCHWRIGHT_RUNTIME", "local"),
-            "image_id": os.environ.get("BENCHWRIGHT_IMAGE_ID"), "hostname": socket.gethostname(),
-            "in_docker": os.path.exists("/.dockerenv")}
+    return run_facts()
 
 
 def model_file(model_dir: str | os.PathLike[str], precision: str) -> Path:

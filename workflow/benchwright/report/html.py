@@ -21,6 +21,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.4em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:.25em .5em}
 th{background:#f3f3f3;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bad{color:#b00;font-weight:bold} .note{color:#666;font-size:.85em} .smoke{background:#fff3cd;padding:.5em}
+.drift{background:#f8d7da;padding:.5em;border:1px solid #b00}
 img{max-width:100%;border:1px solid #eee;margin:.3em 0}
 """
 
@@ -58,6 +59,30 @@ def _head(title: str) -> str:
             f"<style>{STYLE}</style></head><body>")
 
 
+def drift_box(table: pd.DataFrame, system: str | None = None) -> str:
+    """A warning listing the runs produced under other versions or hardware than the rest (empty if none)."""
+    rows = table if system is None else table[table.system == system]
+    flagged = rows[rows.drift.map(has_drift)]
+    if flagged.empty:
+        return ""
+    items = "".join(
+        f'<li data-key="{html.escape(_run_key(r))}/drift" data-value="{html.escape(r.drift)}"><code>'
+        f'{html.escape(_run_key(r))}</code>: {html.escape(r.drift)}</li>' for r in flagged.itertuples())
+    return (f'<div class="drift"><b>Drift: {len(flagged)} of {len(rows)} run(s) were produced under other versions, '
+            "code or hardware than the rest</b>; compare their numbers with care (the provenance columns of "
+            f"results.csv say what each run used).<ul>{items}</ul></div>")
+
+
+def has_drift(value: Any) -> bool:
+    return isinstance(value, str) and value != ""  # read back from the CSV, an empty cell is NaN
+
+
+def _run_key(r: Any) -> str:
+    if r.kind == "training":
+        return f"{r.system}/{r.benchmark}/training/run_{r.run}"
+    return f"{r.system}/{r.benchmark}/{r.scenario}/{r.precision}"
+
+
 def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], system: str,
              plots: dict[str, str]) -> str:
     sku = spec.systems[system]
@@ -71,6 +96,7 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
     if spec.mode != "submission":
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: short LoadGen runs that show the '
                    "pipeline works. These numbers are not MLPerf results.</p>")
+    out.append(drift_box(table, system))
     if not inf.empty:
         out += ["<h2>Inference</h2><table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
                 "<th>metric</th><th>result</th><th>validity</th><th>p99 latency</th><th>throughput</th>"
@@ -82,8 +108,9 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
                       _cell(f"{key}/energy_per_sample_j", r.energy_per_sample_j,
                             f"{r.energy_per_sample_j * 1e3:.4g} mJ ({r.power_source})"))
             acc_cls = "num" if r.accuracy_ok else "num bad"
+            mark = ' <span class="bad" title="drift: see above">(drift)</span>' if has_drift(r.drift) else ""
             out.append(
-                f"<tr><td>{html.escape(r.benchmark)}</td><td>{r.scenario}</td><td>{r.precision}<sup>1</sup></td>"
+                f"<tr><td>{html.escape(r.benchmark)}{mark}</td><td>{r.scenario}</td><td>{r.precision}<sup>1</sup></td>"
                 f"<td>{html.escape(str(r.metric))}</td>{_cell(f'{key}/value', r.value, _metric_text(r))}"
                 f"{_cell(f'{key}/validity', r.validity, None, 'num' if r.validity == 'VALID' else 'num bad')}"
                 f"{_cell(f'{key}/p99_ms', r.p99_ms, f'{_fmt(r.p99_ms)} ms')}"
@@ -146,6 +173,7 @@ def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -
            "SKUs compared</h1>"]
     if spec.mode != "submission":
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: not MLPerf results.</p>')
+    out.append(drift_box(table))
     out.append("<table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
                + "".join(f"<th><a href=\"{html.escape(s)}.html\">{html.escape(s)}</a></th>" for s in systems)
                + "</tr>")

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from ..provenance import drift, fingerprint
 from ..schemas.base import Spec
 from .stats import describe, weighted_geomean
 
@@ -27,8 +28,11 @@ COLUMNS = [
     "samples_per_s", "queries_per_s", "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok",
     "power_source", "energy_j", "average_w", "energy_per_sample_j", "samples_per_s_per_accelerator",
     "samples_per_joule", "price_per_hour_usd", "cost_per_1k_queries_usd", "cost_per_1m_samples_usd",
-    "batch_size", "threads", "converged", "epochs", "notes",
+    "batch_size", "threads", "converged", "epochs", "code_commit", "torch", "loadgen", "image_id", "host",
+    "drift", "notes",
 ]
+PROVENANCE_COLUMNS = ("code_commit", "torch", "loadgen", "image_id", "host")
+NOT_RECORDED = "not recorded"
 
 
 class SkuInfo(Spec):
@@ -108,6 +112,25 @@ def _ms(ns: Any) -> float:
     return ns / 1e6 if isinstance(ns, (int, float)) else math.nan
 
 
+def provenance_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """What a run recorded about its code, software, image and host (the columns drift is judged on)."""
+    execution = record.get("execution") or {}
+    code = execution.get("code")
+    packages = (execution.get("software") or {}).get("packages") or {}
+    host = (record.get("node") or {}).get("effective") or record.get("detected") or {}
+    return {
+        "code_commit": NOT_RECORDED if not code else (code.get("commit") or NOT_RECORDED)[:12]
+        + ("+modified" if code.get("dirty") else ""),
+        "torch": packages.get("torch") or record.get("torch") or NOT_RECORDED,
+        "loadgen": packages.get("mlcommons-loadgen") or NOT_RECORDED,
+        "image_id": execution.get("image_id") or ("none (local)" if execution.get("runtime") == "local" else
+                                                   NOT_RECORDED),
+        "host": f"{(record.get('node') or {}).get('hostname') or execution.get('hostname') or '?'}: "
+                f"{host.get('processor_model_name', '?')}, {host.get('processor_core_count', '?')} cores",
+        "_fingerprint": fingerprint(record),
+    }
+
+
 def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
     run = Path(item.run)
     record = json.loads((run / "performance/record.json").read_text())
@@ -155,6 +178,7 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
         "cost_per_1k_queries_usd": cost_s / queries_per_s * 1000 if queries_per_s else math.nan,
         "cost_per_1m_samples_usd": cost_s / samples_per_s * 1e6 if samples_per_s else math.nan,
         "batch_size": spec.get("batch_size"), "threads": spec.get("threads"), "converged": None, "epochs": None,
+        **provenance_columns(record),
         "notes": "; ".join(notes + ([] if sku.accelerators_total else ["no accelerator: nothing per accelerator"])),
     }
 
@@ -173,16 +197,44 @@ def training_rows(item: TrainingItem, sku: SkuInfo) -> list[dict[str, Any]]:
             100 * record["final_accuracy"] if record.get("final_accuracy") is not None else math.nan,
             "accuracy_target": 100 * item.quality_target,
             "power_source": NOT_MEASURED, "price_per_hour_usd": price if price is not None else math.nan,
+            **provenance_columns(record),
             "notes": f"seed {record['spec']['seed']}; cost of the run "
                      + (f"{price / 60 * minutes:.4f} USD" if price is not None else "unknown (no price)"),
         })
     return rows
 
 
+def run_id(row: dict[str, Any]) -> str:
+    if row["kind"] == "training":
+        return f"{row['system']}/{row['benchmark']}/training/run_{row['run']}"
+    return f"{row['system']}/{row['benchmark']}/{row['scenario']}/{row['precision']}"
+
+
+CAMPAIGN_WIDE = ("code commit", "modified code", "benchwright")
+"""Facts every result of a campaign must share; the others (software, image, hardware) are compared per SKU."""
+
+
+def flag_drift(rows: list[dict[str, Any]]) -> None:
+    """Fill each row's ``drift``: what differs from the other runs (code across the campaign; software, image and
+    hardware across the SKU's runs). Empty when nothing does."""
+    messages: dict[str, list[str]] = {run_id(r): [] for r in rows}
+    campaign = {run_id(r): {k: v for k, v in r["_fingerprint"].items() if k in CAMPAIGN_WIDE} for r in rows}
+    for run, found in drift(campaign).items():
+        messages[run] += found
+    for system in sorted({r["system"] for r in rows}):
+        of_sku = {run_id(r): {k: v for k, v in r["_fingerprint"].items() if k not in CAMPAIGN_WIDE}
+                  for r in rows if r["system"] == system}
+        for run, found in drift(of_sku).items():
+            messages[run] += found
+    for r in rows:
+        r["drift"] = "; ".join(messages[run_id(r)])
+
+
 def results_table(spec: ReportSpec) -> pd.DataFrame:
     rows = [inference_row(item, spec.systems[item.system]) for item in spec.inference]
     for item in spec.training:
         rows += training_rows(item, spec.systems[item.system])
+    flag_drift(rows)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -211,4 +263,7 @@ def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
             "summary_score": weighted_geomean(per_benchmark, spec.weights) if per_benchmark else math.nan,
             "per_benchmark_throughput": per_benchmark, "training": training,
         }
+    flagged = table[table.drift.map(lambda d: isinstance(d, str) and d != "")]
+    out["drift"] = [{"run": run_id(r._asdict()), "system": r.system, "differences": r.drift.split("; ")}
+                    for r in flagged.itertuples()]
     return out

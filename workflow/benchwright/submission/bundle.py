@@ -7,6 +7,7 @@ every file, and a deterministic tarball.
         SHA256SUMS                   sha256 of every other file (``sha256sum -c SHA256SUMS`` verifies it)
         inference/<division>/<submitter>/...     the MLPerf Inference tree (root of the official checker)
         training/<submitter>/...                 the MLPerf Training tree (mlperf-logging's package checker)
+        provenance/...                           a provenance record per result and its evidence (provenance.py)
 
 The same results and code give the same bytes, tarball included: files are written in sorted order with
 fixed times, owners and modes, and nothing records when or where the bundle was assembled.
@@ -32,6 +33,7 @@ from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_
                       staging_dir)
 from ..sysdesc import inference_description, training_description
 from .inference import _need, assemble_inference
+from .provenance import write_provenance
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
 from .training import assemble_training
 
@@ -180,9 +182,18 @@ def _training_readme(spec: BundleSpec, entry, source: dict[str, Any]) -> str:
     ])
 
 
-def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | None, training_root: str | None
-             ) -> dict[str, Any]:
-    """benchwright.json: what the validator needs beyond the MLPerf tree (mode, targets, required runs)."""
+def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | None, training_root: str | None,
+             provenance: dict[str, str] | None = None) -> dict[str, Any]:
+    """benchwright.json: what the validator needs beyond the MLPerf tree (mode, targets, required runs), and
+    where each result's provenance record is."""
+    provenance = provenance or {}
+
+    def inference_path(e) -> str:
+        return f"{inference_root}/results/{e.system}/{e.model}/{e.scenario.value}"
+
+    def training_path(e) -> str:
+        return f"{training_root}/results/{e.system}/{e.tree_benchmark}"
+
     return {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
@@ -194,14 +205,15 @@ def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | Non
         "submittable": spec.submittable,
         "source": source,
         "inference": [
-            {"path": f"{inference_root}/results/{e.system}/{e.model}/{e.scenario.value}", "system": e.system,
+            {"path": inference_path(e), "provenance": provenance.get(inference_path(e)), "system": e.system,
              "benchmark": e.benchmark, "model": e.model, "mlperf_benchmark": e.mlperf_benchmark,
              "precision": e.precision.value, "scenario": e.scenario.value,
              "accuracy_reference": e.accuracy_reference, "accuracy_target": e.accuracy_target,
              "compliance_tests": list(e.compliance_tests)}
             for e in spec.inference],
         "training": [
-            {"path": f"{training_root}/results/{e.system}/{e.tree_benchmark}", "system": e.system,
+            {"path": training_path(e), "system": e.system,
+             "provenance": [provenance.get(f"{training_path(e)}/result_{i}.txt") for i in range(len(e.runs))],
              "benchmark": e.benchmark, "tree_benchmark": e.tree_benchmark, "required_runs": e.required_runs,
              "ruleset": spec.training_ruleset,
              "rules": (f"{training_root}/benchmarks/{e.tree_benchmark}/implementations/{IMPLEMENTATION}/"
@@ -241,7 +253,8 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
                                       readme=_training_readme(spec, entry, source),
                                       rules=Path(entry.rules) if entry.rules else None)
             training_root = org_t.relative_to(staging).as_posix()
-        atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root))
+        index = write_provenance(staging, spec, inference_root, training_root)
+        atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root, index))
         write_manifest(staging)
         # The tarball is made from the staged folder (its bytes do not depend on where the folder is) and placed
         # right after the folder: a job killed at any point before leaves neither at its final path.

@@ -59,6 +59,8 @@ RULES = {
     "smoke-result": "a smoke-mode result in a bundle that claims to be submittable",
     "training-results": "too few training result files, or a run that did not converge beyond the allowance",
     "training-checker": "mlperf-logging's package or compliance checker rejects the training tree",
+    "provenance": "a result without a provenance record, or a hash of its provenance chain that does not hold "
+                  "(benchwright verify)",
 }
 
 ACCURACY_LOG_LIMIT = 10 * 1024
@@ -179,6 +181,18 @@ class _Checker:
                           "changed after assembly")
         for rel in sorted(present - set(listed)):
             self.fail(self.root / rel, "manifest", "not listed in SHA256SUMS: added after assembly")
+
+    def provenance(self) -> None:
+        from .verify import Verification, check_provenance
+
+        found = Verification(str(self.root))
+        check_provenance(self.root, self.meta or {}, found, files=False)  # the result files: by their own rules
+        for line in found.errors:
+            path, _, message = line.partition(": ")
+            self.report.violations.append(Violation(path, "provenance", message))
+        self.report.notes.extend(f"provenance: {w}" for w in found.warnings[:5])
+        if len(found.warnings) > 5:
+            self.report.notes.append(f"provenance: {len(found.warnings) - 5} more warning(s); see benchwright verify")
 
     # --- inference --------------------------------------------------------------------------------------
 
@@ -663,6 +677,8 @@ def _check_folder(root: Path, training_tools: bool) -> Report:
         checker.finish()
         return report
     checker.manifest()
+    if meta:
+        checker.provenance()
     if meta and meta.get("mode") == "smoke" and meta.get("submittable"):
         checker.fail(root / METADATA, "smoke-result", "a smoke-mode campaign's bundle claims to be submittable")
     if (root / "inference").exists() or (meta or {}).get("inference"):

@@ -19,6 +19,22 @@ BUNDLE_VERSION = 1
 IMPLEMENTATION = "benchwright-pytorch"
 
 
+class Evidence(Spec):
+    """The artifacts a result descends from (paths in the working directory), copied into the bundle's
+    provenance/ so that `benchwright verify` can re-check the chain without the working directory."""
+
+    data_manifest: str
+    """results/data/<benchmark>/manifest.json: the dataset's and the preprocessed arrays' sha256."""
+    fp32_record: str | None = None
+    """The trained FP32 weights' record, with their sha256 (none for fetched weights)."""
+    weights_sha256: str | None = None
+    """Fetched FP32 weights: the sha256 the download was verified against (the benchmark's `model.weights`)."""
+    calibration: str | None = None
+    """INT8: the quantization record (calibration list hash, FP32 and INT8 model hashes)."""
+    calibration_list: str | None = None
+    """INT8: the campaign's calibration list (its copy in src/campaign/ is hashed)."""
+
+
 class InferenceEntry(Spec):
     """One inference result: a system x model x scenario of the MLPerf tree."""
 
@@ -38,6 +54,7 @@ class InferenceEntry(Spec):
     measurements: dict[str, str]
     commands: tuple[str, ...]
     """The exact commands that reproduce the result, from a checkout of src/ in the campaign's working directory."""
+    evidence: Evidence
 
 
 class TrainingEntry(Spec):
@@ -53,6 +70,7 @@ class TrainingEntry(Spec):
     rules: str | None
     """Our own compliance rules for a benchmark outside the training ruleset."""
     commands: tuple[str, ...]
+    evidence: Evidence
 
 
 class SystemEntry(Spec):
@@ -141,11 +159,18 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             f" {job.benchmark} --reference {bench.accuracy.reference} --target-fraction"
             f" {bench.accuracy.target_fraction} --out {run}/accuracy.txt",
         )
+        cal = bench.calibration if quantized else None
+        evidence = Evidence(
+            data_manifest=f"results/data/{job.benchmark}/manifest.json",
+            fp32_record=f"{model_dir(job.benchmark, 'fp32')}/record.json" if weights.recipe else None,
+            weights_sha256=None if weights.recipe else weights.sha256,
+            calibration=f"{model}/calibration.json" if cal else None,
+            calibration_list=f"{c.paths.benchmarks}/{cal.sample_list}" if cal else None)
         inference.append(InferenceEntry(
             system=job.system, benchmark=job.benchmark, precision=prec, scenario=scen,
             model=model_name(division, job.benchmark, prec, official), mlperf_benchmark=official, run=run,
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
-            compliance_tests=tests, measurements=measurements, commands=commands))
+            compliance_tests=tests, measurements=measurements, commands=commands, evidence=evidence))
     training = []
     for benchmark, system in plan.training_jobs:
         tr = plan.benchmarks[benchmark].training
@@ -154,7 +179,8 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             system=system, benchmark=benchmark, tree_benchmark=tr.mlperf_benchmark or benchmark, runs=runs,
             required_runs=len(runs),
             rules=f"{c.paths.benchmarks}/{tr.compliance_rules}" if tr.compliance_rules else None,
-            commands=(_snakemake(campaign_files, [f"results/training/{system}/{benchmark}/score.json"]),)))
+            commands=(_snakemake(campaign_files, [f"results/training/{system}/{benchmark}/score.json"]),),
+            evidence=Evidence(data_manifest=f"results/data/{benchmark}/manifest.json")))
     used = sorted({e.system for e in inference} | {e.system for e in training})
     systems = {s: SystemEntry(file=f"{c.paths.systems}/{s}.yaml", detected=f"results/systems/{s}/detected.json")
                for s in used}
