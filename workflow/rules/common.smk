@@ -390,8 +390,9 @@ def bundle_inputs(wildcards):
     for e in BUNDLE.training:
         inputs += list(e.runs) + [f"results/training/{e.system}/{e.benchmark}/score.json"]
     for e in (*BUNDLE.inference, *BUNDLE.training):  # what provenance/ links each result to
-        ev = e.evidence
-        inputs += [p for p in (ev.data_manifest, ev.fp32_record, ev.calibration, ev.calibration_list) if p]
+        ev = e.evidence  # the manifest is a file of the preprocessing rule's folder output: depend on the folder
+        inputs += [os.path.dirname(ev.data_manifest)]
+        inputs += [p for p in (ev.fp32_record, ev.calibration, ev.calibration_list) if p]
     inputs += [s.detected for s in BUNDLE.systems.values()]
     return list(dict.fromkeys(inputs + list(BUNDLE.config_files)))
 

@@ -62,6 +62,8 @@ def _head(title: str) -> str:
 def drift_box(table: pd.DataFrame, system: str | None = None) -> str:
     """A warning listing the runs produced under other versions or hardware than the rest (empty if none)."""
     rows = table if system is None else table[table.system == system]
+    if "drift" not in rows:  # a table written before benchwright judged drift
+        return ""
     flagged = rows[rows.drift.map(has_drift)]
     if flagged.empty:
         return ""
@@ -108,7 +110,7 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
                       _cell(f"{key}/energy_per_sample_j", r.energy_per_sample_j,
                             f"{r.energy_per_sample_j * 1e3:.4g} mJ ({r.power_source})"))
             acc_cls = "num" if r.accuracy_ok else "num bad"
-            mark = ' <span class="bad" title="drift: see above">(drift)</span>' if has_drift(r.drift) else ""
+            mark = ' <span class="bad" title="drift: see above">(drift)</span>' if has_drift(getattr(r, "drift", "")) else ""
             out.append(
                 f"<tr><td>{html.escape(r.benchmark)}{mark}</td><td>{r.scenario}</td><td>{r.precision}<sup>1</sup></td>"
                 f"<td>{html.escape(str(r.metric))}</td>{_cell(f'{key}/value', r.value, _metric_text(r))}"
