@@ -263,3 +263,16 @@ def test_an_invalid_run_is_retried_then_fails_and_is_kept_aside(default_models, 
     assert [a["target_latency_ms"] for a in record["attempts"]] == [1000, 500, 250, 125]
     assert {a["validity"] for a in record["attempts"]} == {"INVALID"}
     assert sorted(p.name for p in out.parent.iterdir()) == ["performance.invalid"]  # no staging folder left
+
+
+def test_a_step_missing_its_input_fails_in_one_line_naming_the_file(tmp_path, capsys):
+    """An OSError of a step (a missing input here; a permission or a full disk likewise) is one line with the
+    file's name and exit code 1, not a traceback."""
+    from benchwright.cli import main
+
+    code = main(["accuracy", "--run", str(tmp_path / "no-such-run"), "--data", str(tmp_path / "no-data"),
+                 "--benchmark", "digits-cnn", "--reference", "97.656", "--target-fraction", "0.99",
+                 "--out", str(tmp_path / "accuracy.txt")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("benchwright accuracy: ") and "No such file" in err and "no-data" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "accuracy.txt").exists()

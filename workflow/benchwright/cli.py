@@ -605,7 +605,9 @@ def _step_errors() -> tuple[type[BaseException], ...]:
     from .models.steps import CalibrationError
     from .models.train import TrainingError
 
-    return (FetchError, UnsafeArchiveError, PreprocessError, CalibrationError, TrainingError, UnknownArchitecture)
+    # OSError last: a missing input, a permission or a full disk names its file in one line, no traceback.
+    return (FetchError, UnsafeArchiveError, PreprocessError, CalibrationError, TrainingError, UnknownArchitecture,
+            OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
