@@ -14,6 +14,9 @@ from ..schemas.system import System
 CONTAINER_USER = "1000:1000"
 """The unprivileged user benchmark containers run as when the host user is root."""
 
+MANAGED_LABEL = "org.benchwright.managed"
+"""Set on every container benchwright creates, so it can find (and clean up) its own and no one else's."""
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -72,7 +75,8 @@ def _dedupe(mounts: list[Mount]) -> tuple[Mount, ...]:
 
 def docker_kwargs(job: ContainerJob) -> dict[str, Any]:
     """Keyword arguments of ``client.containers.create`` (docker-py) for the job: no network, the job's user,
-    read-only inputs, CPU/memory/shm limits and NVIDIA device requests."""
+    read-only inputs, CPU/memory/shm limits, NVIDIA device requests, and the job's labels plus
+    ``MANAGED_LABEL``."""
     import docker.types
 
     kwargs: dict[str, Any] = {
@@ -84,7 +88,7 @@ def docker_kwargs(job: ContainerJob) -> dict[str, Any]:
         "user": job.user,
         "volumes": {m.source: {"bind": m.source, "mode": "ro" if m.read_only else "rw"} for m in job.mounts},
         "shm_size": job.shm_size,
-        "labels": dict(job.labels),
+        "labels": {**job.labels, MANAGED_LABEL: "true"},
         "detach": True,
     }
     if job.cpus:
