@@ -4,7 +4,9 @@ Variant: a null model (``predict`` returns zeros at once) through ``benchwright.
 real BatchingSUT and SampleLibrary, the SKU's tuning for digits-cnn (Offline: batch 64, 2 workers; Server:
 batch 16, 2 workers, 1 ms batching timeout), torch threads as ``harness.steps._setup`` sets them.
 Baseline: the smallest SUT LoadGen's Python API allows - ``issue_queries`` completes every sample at once, in
-LoadGen's own thread, with a 4-byte response; no threads, no queues; a QSL of the same size.
+LoadGen's own thread, with a 4-byte response; no threads, no queues; a QSL of the same size. A reference row
+(no target) compares Offline with the same minimal SUT written on LoadGen's fast API (ConstructFastSUT), which
+benchwright's SUT uses.
 Both get the same user.conf (written by ``benchwright.harness.settings``) and LoadGen log settings.
 
 - Offline samples/s at the same expected QPS and minimum duration.
@@ -54,8 +56,9 @@ def benchwright_null_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, A
     return summarize_run(out_dir) | {"batches": outcome.batches, "wall_s": outcome.wall_s}
 
 
-def raw_loadgen_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
-    """One LoadGen run of the minimal SUT: every sample completed immediately, in LoadGen's thread."""
+def raw_loadgen_run(spec_data: dict[str, Any], out_dir: str, fast: bool = False) -> dict[str, Any]:
+    """One LoadGen run of the minimal SUT: every sample completed immediately, in LoadGen's thread (``fast``: the
+    same through LoadGen's ConstructFastSUT, whose callback gets ids and indices as lists of ints)."""
     import mlperf_loadgen as lg
     import numpy as np
 
@@ -78,10 +81,14 @@ def raw_loadgen_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
     def issue_queries(samples):
         lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, address, 4) for s in samples])
 
+    def issue_queries_fast(ids, _indices):  # LoadGen's "fast" API: the ids arrive as a list of ints
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, address, 4) for i in ids])
+
     def noop(_indices):
         pass
 
-    sut = lg.ConstructSUT(issue_queries, lambda: None)
+    sut = (lg.ConstructFastSUT(issue_queries_fast, lambda: None) if fast else
+           lg.ConstructSUT(issue_queries, lambda: None))
     qsl = lg.ConstructQSL(count, min(spec.performance_sample_count, count), noop, noop)
     previous = os.getcwd()
     os.chdir(out)  # as run_loadgen does (LoadGen looks for audit.config in the working directory)
@@ -89,12 +96,16 @@ def raw_loadgen_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
         lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
     finally:
         os.chdir(previous)
-        lg.DestroySUT(sut)
+        (lg.DestroyFastSUT if fast else lg.DestroySUT)(sut)
         lg.DestroyQSL(qsl)
     return summarize_run(out_dir)
 
 
-SUTS = {"benchwright": benchwright_null_run, "raw": raw_loadgen_run}
+def raw_fast_loadgen_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
+    return raw_loadgen_run(spec_data, out_dir, fast=True)
+
+
+SUTS = {"benchwright": benchwright_null_run, "raw": raw_loadgen_run, "raw-fast": raw_fast_loadgen_run}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -130,6 +141,8 @@ def harness_overhead(ctx: Context) -> list[Row]:
         return go
 
     bw_offline, raw_offline = interleaved(ctx, offline_run("benchwright"), offline_run("raw"))
+    offline_runs["raw-fast"] = []
+    fast_offline = [offline_run("raw-fast")(i) for i in range(ctx.repeats)]  # reference only (see the row)
 
     # Server: same search, same settings, for both SUTs, interleaved per repeat.
     guesses: dict[str, float | None] = {"benchwright": None, "raw": None}
@@ -170,6 +183,12 @@ def harness_overhead(ctx: Context) -> list[Row]:
                 notes=f"expected QPS {offline['expected_qps']:,.0f}, min duration {offline['min_duration_ms']} ms, "
                       f"batch {offline['batch_size']}, {offline['threads']} workers; raw VALID {valid('raw')}; "
                       + foreign_note(offline_runs["benchwright"] + offline_runs["raw"])),
+        compare(NAME, variant, "Offline throughput (reference: against the raw SUT on LoadGen's fast API)",
+                "samples/s", bw_offline, fast_offline, baseline="raw LoadGen fast SUT",
+                notes="no target: benchwright's SUT uses LoadGen's ConstructFastSUT (ids and indices arrive as "
+                      "lists of ints), the raw SUT above the plain API (one QuerySample object per sample); this row "
+                      "compares with a raw SUT on the same fast API; "
+                      + foreign_note(offline_runs["raw-fast"])),
         compare(NAME, variant, f"highest VALID Server QPS (p99 ≤ {SERVER_LATENCY_MS:g} ms)", "queries/s",
                 bw_server, raw_server, baseline=baseline, target=TARGET,
                 notes=f"bisection to {tol:.0%}, {server['min_duration_ms']} ms runs, batch {server['batch_size']}, "

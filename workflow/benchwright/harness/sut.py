@@ -2,7 +2,7 @@
 
 The QSL keeps the performance samples in one contiguous tensor after LoadSamplesToRam. The SUT puts queries
 on a work queue as batches of up to ``batch_size`` samples: Offline's single huge query is cut into batches;
-Server's queries, which arrive one by one, are gathered by a batcher thread until the batch is full or
+Server's queries, which arrive one by one, are gathered by the workers themselves until the batch is full or
 ``batching_timeout_us`` has passed since its first sample. ``threads`` workers run the predictor and answer
 every sample with its predicted class (int32, little-endian), so LoadGen's accuracy log holds real predictions.
 """
@@ -15,12 +15,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import mlperf_loadgen as lg
 import numpy as np
 import torch
 
 Predict = Callable[[torch.Tensor], np.ndarray]
+CHUNK = 1024
+"""Offline: samples per work item (a whole number of model batches)."""
+SERVER_SWITCH_INTERVAL_S = 0.0002
 
 
 class SampleLibrary:
@@ -63,6 +67,15 @@ class Counters:
 
 
 class BatchingSUT:
+    """LoadGen's "fast" SUT: LoadGen hands over each query as two lists of ints (response ids, sample indices),
+    converted in C++, so no Python code touches a QuerySample object.
+
+    Offline's query is cut into batches of ``batch_size`` on the work queue. For Server (``gather``), every
+    sample goes on the incoming queue and each worker gathers its own batch from it (up to ``batch_size``, or
+    until ``batching_timeout_us`` after the batch's first sample): one thread hand-off per query, not two.
+    Counters are kept per thread (no lock on the per-batch path) and summed on reading.
+    """
+
     def __init__(self, predict: Predict, library: SampleLibrary, *, batch_size: int, threads: int,
                  batching_timeout_us: int = 0, gather: bool = False):
         self.predict = predict
@@ -70,50 +83,73 @@ class BatchingSUT:
         self.batch_size = batch_size
         self.timeout = batching_timeout_us / 1e6
         self.gather = gather
-        self.counters = Counters()
-        self._lock = threading.Lock()
+        self._issued = 0  # written by LoadGen's issuing thread only
+        self._done = [[0, 0] for _ in range(threads)]  # per worker: samples completed, batches
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._incoming: queue.SimpleQueue = queue.SimpleQueue()
         self._errors: list[BaseException] = []
-        self._workers = [threading.Thread(target=self._worker, name=f"sut-worker-{i}", daemon=True)
+        self._switch = sys.getswitchinterval()
+        if gather:
+            # Server: a query waits for the GIL in LoadGen's issuing thread while a worker runs Python; the
+            # interpreter's default 5 ms switch interval would put that wait into the query's latency.
+            sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
+        target = self._gathering_worker if gather else self._worker
+        self._workers = [threading.Thread(target=target, args=(i,), name=f"sut-worker-{i}", daemon=True)
                          for i in range(threads)]
         for w in self._workers:
             w.start()
-        self._batcher = None
-        if gather:
-            self._batcher = threading.Thread(target=self._gather, name="sut-batcher", daemon=True)
-            self._batcher.start()
-        self.sut = lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        self.sut = lg.ConstructFastSUT(self.issue_queries, self.flush_queries)
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(issued=self._issued, completed=sum(d[0] for d in self._done),
+                        batches=sum(d[1] for d in self._done))
 
     # LoadGen callbacks ---------------------------------------------------------------------------------------
-    def issue_queries(self, samples: Sequence[lg.QuerySample]) -> None:
-        with self._lock:
-            self.counters.issued += len(samples)
+    def issue_queries(self, ids: list[int], indices: list[int]) -> None:
+        n = len(ids)
+        self._issued += n
         if self.gather:
-            for s in samples:
-                self._incoming.put(s)
+            put = self._incoming.put
+            for item in zip(ids, indices):
+                put(item)
             return
-        for i in range(0, len(samples), self.batch_size):
-            self._work.put(samples[i:i + self.batch_size])
+        # Work items of several model batches (up to CHUNK samples, at least one per worker): the model still
+        # sees batches of batch_size, but the Python around it (gather, responses, completion) runs per item.
+        per_worker = -(-n // len(self._workers))
+        size = max(self.batch_size, min(per_worker, CHUNK) // self.batch_size * self.batch_size)
+        for i in range(0, n, size):
+            self._work.put((ids[i:i + size], indices[i:i + size]))
 
     def flush_queries(self) -> None:
         pass
 
     # threads -------------------------------------------------------------------------------------------------
-    def _gather(self) -> None:
-        get = self._incoming.get
+    def _worker(self, slot: int) -> None:
+        get = self._work.get
+        while True:
+            batch = get()
+            if batch is None:
+                self._work.put(None)  # let the other workers stop too
+                return
+            self._answer(slot, *batch)
+
+    def _gathering_worker(self, slot: int) -> None:
+        get, get_nowait, size, timeout = self._incoming.get, self._incoming.get_nowait, self.batch_size, self.timeout
+        monotonic = time.monotonic
         while True:
             first = get()
             if first is None:
-                self._work.put(None)
+                self._incoming.put(None)
                 return
-            batch = [first]
-            deadline = time.monotonic() + self.timeout
-            while len(batch) < self.batch_size:
+            ids, indices = [first[0]], [first[1]]
+            deadline = monotonic() + timeout
+            stop = False
+            while len(ids) < size:
                 try:
-                    item = self._incoming.get_nowait()
+                    item = get_nowait()
                 except queue.Empty:
-                    remaining = deadline - time.monotonic()
+                    remaining = deadline - monotonic()
                     if remaining <= 0:
                         break
                     try:
@@ -121,38 +157,42 @@ class BatchingSUT:
                     except queue.Empty:
                         break
                 if item is None:
-                    self._incoming.put(None)
+                    stop = True
                     break
-                batch.append(item)
-            self._work.put(batch)
-
-    def _worker(self) -> None:
-        while True:
-            batch = self._work.get()
-            if batch is None:
-                self._work.put(None)  # let the other workers stop too
+                ids.append(item[0])
+                indices.append(item[1])
+            self._answer(slot, ids, indices)
+            if stop:
+                self._incoming.put(None)
                 return
-            try:
-                self._answer(batch)
-            except BaseException as exc:  # noqa: BLE001 - reported by close(); LoadGen would hang otherwise
-                self._errors.append(exc)
-                print(f"benchwright: the model failed on a batch: {exc!r}", file=sys.stderr, flush=True)
-                lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s in batch])
 
-    def _answer(self, batch: Sequence[lg.QuerySample]) -> None:
-        indices = np.fromiter((s.index for s in batch), dtype=np.int64, count=len(batch))
-        predictions = np.ascontiguousarray(self.predict(self.library.batch(indices)), dtype="<i4")
-        base, size = predictions.ctypes.data, predictions.itemsize
-        responses = [lg.QuerySampleResponse(s.id, base + k * size, size) for k, s in enumerate(batch)]
-        lg.QuerySamplesComplete(responses)  # copies what it logs before returning; predictions stays alive
-        with self._lock:
-            self.counters.completed += len(batch)
-            self.counters.batches += 1
+    def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
+        n = len(ids)
+        try:
+            images = self.library.batch(np.fromiter(indices, dtype=np.int64, count=n))
+            bs = self.batch_size
+            if n <= bs:
+                predictions = np.ascontiguousarray(self.predict(images), dtype="<i4")
+            else:
+                predictions = np.ascontiguousarray(
+                    np.concatenate([self.predict(images[j:j + bs]) for j in range(0, n, bs)]), dtype="<i4")
+            base, size = predictions.ctypes.data, predictions.itemsize
+            # map() runs the loop in C: one QuerySampleResponse per sample, pointing into predictions
+            responses = list(map(lg.QuerySampleResponse, ids, range(base, base + n * size, size), repeat(size, n)))
+            lg.QuerySamplesComplete(responses)  # copies what it logs before returning; predictions stays alive
+        except BaseException as exc:  # noqa: BLE001 - reported by close(); LoadGen would hang otherwise
+            self._errors.append(exc)
+            print(f"benchwright: the model failed on a batch: {exc!r}", file=sys.stderr, flush=True)
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        done = self._done[slot]
+        done[0] += n
+        done[1] += -(-n // self.batch_size)
 
     def close(self) -> None:
         (self._incoming if self.gather else self._work).put(None)
         for w in self._workers:
             w.join(timeout=10)
-        lg.DestroySUT(self.sut)
+        lg.DestroyFastSUT(self.sut)
+        sys.setswitchinterval(self._switch)
         if self._errors:
             raise RuntimeError(f"the model failed on {len(self._errors)} batch(es); first: {self._errors[0]!r}")
