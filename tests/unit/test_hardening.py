@@ -276,3 +276,42 @@ def test_a_step_missing_its_input_fails_in_one_line_naming_the_file(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("benchwright accuracy: ") and "No such file" in err and "no-data" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "accuracy.txt").exists()
+
+
+def test_the_next_writer_removes_what_a_killed_writer_left_and_nothing_of_a_live_one(tmp_path):
+    """A writer killed with SIGKILL leaves its hidden temporary file and staging folder; the next write of the same
+    target removes them (their process is gone), never those of a live process or of another target."""
+    import signal
+    import subprocess
+    import sys
+
+    from benchwright.fsutil import atomic_write_text, staging_dir
+
+    target = tmp_path / "result.json"
+    code = ("import sys, time; from pathlib import Path; from benchwright.fsutil import atomic_open, staging_dir\n"
+            "staging_dir(Path(sys.argv[1]))\n"
+            "with atomic_open(sys.argv[1], 'w') as h:\n"
+            "    h.write('half'); h.flush(); print('ready', flush=True); time.sleep(60)\n")
+
+    def writer():
+        proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        return proc
+
+    killed = writer()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    leftovers = {p.name for p in tmp_path.iterdir() if f"-{killed.pid}." in p.name}
+    assert len(leftovers) == 2 and not target.exists()  # a temporary file and a staging folder
+    other = staging_dir(tmp_path / "result.json.other")  # another target whose name starts the same way
+    live = writer()  # the next writer of the same target
+    try:
+        names = {p.name for p in tmp_path.iterdir()}
+        assert not leftovers & names, "the killed writer's leftovers are still there"
+        atomic_write_text(target, "{}")  # and one more, while the live writer is still writing
+        names = {p.name for p in tmp_path.iterdir()}
+        assert len([n for n in names if f"-{live.pid}." in n]) == 2, "a live writer's files were removed"
+        assert other.name in names and target.read_text() == "{}"
+    finally:
+        live.kill()
+        live.wait()

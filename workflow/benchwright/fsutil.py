@@ -11,7 +11,9 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +48,52 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# --- leftovers of killed writers -------------------------------------------------------------------------
+# Temporary files and staging folders are named ``.<target>.<host>-<pid>.<random>``: a writer killed with SIGKILL
+# cannot remove its own, so the next writer of the same target removes those whose process is gone. Only the
+# same host's can be judged (a pid means nothing on another node of a shared file system, or in a container
+# with its own pid namespace and hostname); a live pid, even a reused one, is left alone.
+
+_HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
+def _owner_prefix(target: Path) -> str:
+    return f".{target.name}.{_HOST}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files and staging folders of ``target`` left by writers on this host that are gone."""
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.{re.escape(_HOST)}-(\d+)\.")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success fsync and rename it onto ``path``.
@@ -54,7 +102,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale(target)
+    fd, tmp = tempfile.mkstemp(prefix=_owner_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, mode) as handle:
@@ -104,7 +153,8 @@ def staging_dir(target: str | os.PathLike[str], suffix: str = "") -> Path:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+    remove_stale(target)
+    path = Path(tempfile.mkdtemp(prefix=_owner_prefix(target), suffix=suffix, dir=target.parent))
     os.chmod(path, 0o777 & ~_current_umask())
     return path
 
