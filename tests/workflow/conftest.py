@@ -34,6 +34,18 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def default_campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default campaign run once per session (`snakemake --cores 2`) in a working directory of its own.
+
+    Shared by the tests that need a finished campaign (its results, and the uninterrupted baseline of the fault
+    injection test): they read it and must not change it."""
+    workdir = tmp_path_factory.mktemp("default-campaign")
+    shutil.copytree(REPO / "config", workdir / "config")
+    snakemake(workdir, "--cores", "2", timeout=1200)
+    return workdir
+
+
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server on 127.0.0.1 serving a temporary folder: (base URL, folder)."""

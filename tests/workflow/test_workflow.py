@@ -82,8 +82,8 @@ def test_checksum_mismatch_fails_the_rule_and_leaves_nothing(workdir, file_serve
     assert not (workdir / "results/data/digits-cnn").exists()
 
 
-def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(workdir):
-    snakemake(workdir, "--cores", "2")
+def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(default_campaign):
+    workdir = default_campaign  # run once per session by the fixture, shared with the fault injection test
     manifest = json.loads((workdir / "results/data/digits-cnn/manifest.json").read_text())
     assert manifest["inputs"] == {"digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"}
     detected = json.loads((workdir / "results/systems/cpu-host/detected.json").read_text())
