@@ -83,25 +83,29 @@ def test_logits_shape():
 
 def test_the_same_weights_quantize_to_the_same_bytes_in_another_process(default_models, tmp_path):
     """TorchScript archives carry a random id and the Python call stack of the trace; benchwright's are made from
-    the model alone, so a re-run (another process, another call stack) reproduces the INT8 model's sha256."""
+    the model alone, so a re-run of the quantization job (a fresh process, as the DAG runs it, from another call
+    stack) reproduces the INT8 model's sha256."""
+    import json
     import subprocess
     import sys
 
     from benchwright.fsutil import sha256_file
 
     bench = default_models["plan"].benchmarks["digits-cnn"]
-    code = (
-        "import sys, json; from benchwright.models.steps import quantize\n"
-        "quantize(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])\n")
     spec = {"architecture": bench.model.architecture, "parameters": bench.model.parameters,
             "calibration_sha256": bench.calibration.sha256}
-    import json
-
-    subprocess.run([sys.executable, "-c", code, json.dumps(spec), str(default_models["fp32"]),
-                    str(default_models["data"]), str(REPO / "config/benchmarks" / bench.calibration.sample_list),
-                    str(tmp_path / "int8")], check=True, capture_output=True)
-    assert sha256_file(tmp_path / "int8/model.pt") == sha256_file(default_models["int8"] / "model.pt")
-    assert sha256_file(default_models["int8"] / "model.pt") == default_models["calibration"]["model_sha256"]
-    again = torch.jit.load(str(tmp_path / "int8/model.pt"))
+    calls = {"direct": "quantize(*args)\n",
+             "nested": "def job(a):\n    return quantize(*a)\nrecord = job(args)\n"}
+    hashes = {}
+    for name, call in calls.items():
+        code = ("import sys, json; from benchwright.models.steps import quantize\n"
+                "args = [json.loads(sys.argv[1]), *sys.argv[2:]]\n" + call)
+        subprocess.run([sys.executable, "-c", code, json.dumps(spec), str(default_models["fp32"]),
+                        str(default_models["data"]), str(REPO / "config/benchmarks" / bench.calibration.sample_list),
+                        str(tmp_path / name)], check=True, capture_output=True)
+        hashes[name] = sha256_file(tmp_path / name / "model.pt")
+        assert json.loads((tmp_path / name / "calibration.json").read_text())["model_sha256"] == hashes[name]
+    assert hashes["direct"] == hashes["nested"]
     x = torch.randn(4, 1, 8, 8)
+    again = torch.jit.load(str(tmp_path / "direct/model.pt"))
     assert torch.equal(again(x), torch.jit.load(str(default_models["int8"] / "model.pt"))(x))

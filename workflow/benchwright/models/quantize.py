@@ -66,6 +66,8 @@ def torchscript_bytes(module: torch.jit.ScriptModule) -> bytes:
     same model differ. Here the debug records are dropped (loading does not need them; errors then point at the
     TorchScript code instead of the Python source), the id is derived from the archive's content, and every
     entry gets a fixed time, so the same model gives the same bytes and sha256 on any machine and checkout.
+    TorchScript numbers the classes it compiles with a counter of the process (``___torch_mangle_<n>``), so this
+    holds for a quantization in a fresh process, as the DAG runs it, not for a second one inside a process.
     """
     import hashlib
     import io
