@@ -245,6 +245,7 @@ def test_an_invalid_run_is_retried_then_fails_and_is_kept_aside(default_models, 
     (4 attempts in all, each recorded), still too few queries; the job fails and the run is kept as
     performance.invalid/, with nothing at the result's path."""
     from benchwright.harness.spec import RunSpec
+    from benchwright.harness.isolate import call_in_fresh_process
     from benchwright.harness.steps import InvalidRun, loadgen_job
 
     spec = RunSpec(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", scenario="SingleStream",
@@ -253,8 +254,8 @@ def test_an_invalid_run_is_retried_then_fails_and_is_kept_aside(default_models, 
                    performance_sample_count=1024, min_duration_ms=2000, min_query_count=100,
                    target_latency_ms=1000)
     out = tmp_path / "results/SingleStream/performance"
-    with pytest.raises(InvalidRun) as info:
-        loadgen_job(spec, default_models["fp32"], default_models["data"], out)
+    with pytest.raises(InvalidRun) as info:  # in a process of its own, as every LoadGen run (harness.isolate)
+        call_in_fresh_process(loadgen_job, spec, default_models["fp32"], default_models["data"], out)
     message = str(info.value)
     assert "SingleStream fp32 performance run of digits-cnn on cpu-host is INVALID" in message
     assert f"{out}.invalid/mlperf_log_summary.txt" in message and "target_latency_ms" in message
