@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="before each run, wait up to this long for other processes' CPU use to drop below "
                              f"{common.QUIET['threshold']:.0%}% of the machine (default %(default)g; 0: never wait); "
                              "the waits of one invocation add up to at most 20 s (quick) or 600 s (full)")
+    parser.add_argument("--campaign-dir", type=Path, metavar="DIR",
+                        help="a working directory holding a finished default campaign: end_to_end reads its log "
+                             "instead of running the campaign, planning times its no-op re-run")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="in quick mode, run the default campaign for end_to_end (about 4 minutes; --full "
+                             "always runs it)")
     parser.set_defaults(mode="quick")
     args = parser.parse_args(argv)
 
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     common.QUIET["budget_s"] = settings["quiet_budget_s"]
     if args.repeats:
         settings["repeats"] = args.repeats
+    settings["campaign_dir"] = str(args.campaign_dir.resolve()) if args.campaign_dir else None
+    settings["end_to_end"] = args.end_to_end
     out = args.out.resolve()
     work = out / "logs" if args.keep_logs else Path(tempfile.mkdtemp(prefix="benchwright-bench-"))
     if args.keep_logs and work.exists():

@@ -124,10 +124,17 @@ PROFILE_DEFAULTS = profile_defaults(getattr(workflow.resource_settings.default_r
 
 def sku_resources(kind):
     """Resources of a job of a SKU (`resources: **sku_resources("measurement")`): what it asks Slurm for, from
-    the SKU (benchwright.cluster.slurm_resources). Local runs ignore them."""
+    the SKU (benchwright.cluster.slurm_resources). Local runs ignore them.
+
+    Computed once per SKU here; a resource with the same value on every SKU is a constant (Snakemake then calls
+    no function for it), the others are a lookup by the job's SKU."""
+    per_sku = {sku: slurm_resources(system, kind, PROFILE_DEFAULTS) for sku, system in SYSTEMS.items()}
 
     def one(key):
-        return lambda wildcards: slurm_resources(SYSTEMS[wildcards.system], kind, PROFILE_DEFAULTS)[key]
+        values = {sku: resources[key] for sku, resources in per_sku.items()}
+        if len({repr(v) for v in values.values()}) <= 1:
+            return next(iter(values.values()), None)
+        return lambda wildcards: values[wildcards.system]
 
     return {key: one(key) for key in RESOURCE_KEYS}
 
@@ -137,12 +144,27 @@ def sku_resources(kind):
 WHOLE_MACHINE = 1024  # Snakemake caps a job's threads at --cores: a measurement takes every core it is given
 
 
-def measurement_threads(wildcards):
-    """A performance measurement takes the whole node of its SKU, so no two measurements share a machine."""
-    host = SYSTEMS[wildcards.system].host
+def node_cores(system):
+    """The cores of one node of a SKU (WHOLE_MACHINE where the SKU says `auto`)."""
+    host = system.host
     if host.processor_core_count == "auto":
         return WHOLE_MACHINE
     return host.processor_core_count * host.processors_per_node
+
+
+NODE_CORES = {sku: node_cores(system) for sku, system in SYSTEMS.items()}
+
+
+def measurement_threads(wildcards):
+    """A performance measurement takes the whole node of its SKU, so no two measurements share a machine."""
+    return NODE_CORES[wildcards.system]
+
+
+# What the rules use (`threads: MEASUREMENT_THREADS`): a constant when every SKU has the same node, so Snakemake
+# calls no function per job for it.
+MEASUREMENT_THREADS = (
+    next(iter(NODE_CORES.values())) if len(set(NODE_CORES.values())) == 1 else measurement_threads
+)
 
 
 RANGED_SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
@@ -199,16 +221,16 @@ def model_folder(wildcards):
     return model_dir(wildcards.benchmark, wildcards.precision)
 
 
+RUN_SPECS = {}  # (benchmark, system, scenario, precision, mode) -> RunSpec JSON: ranging and performance share it
+
+
 def run_spec(wildcards, mode=None):
     """The RunSpec of one LoadGen run, as JSON (a change re-runs exactly that run)."""
-    spec = PLAN.run_spec(
-        wildcards.benchmark,
-        wildcards.system,
-        wildcards.scenario,
-        wildcards.precision,
-        mode or wildcards.mode,
-    )
-    return spec.model_dump_json()
+    key = (wildcards.benchmark, wildcards.system, wildcards.scenario, wildcards.precision, mode or wildcards.mode)
+    spec = RUN_SPECS.get(key)
+    if spec is None:
+        spec = RUN_SPECS[key] = PLAN.run_spec(*key).model_dump_json()
+    return spec
 
 
 def ranging_spec(wildcards):
@@ -335,6 +357,10 @@ def image_input(wildcards):
     """The image record a job of a docker SKU depends on (a rebuilt image re-runs what used it)."""
     runtime = SYSTEMS[wildcards.system].container
     return [f"results/images/{runtime.image}.json"] if runtime.runtime == "docker" else []
+
+
+# What the rules use (`image=IMAGE_INPUT`): no image to depend on when no SKU of the campaign runs in docker.
+IMAGE_INPUT = image_input if any(s.container.runtime == "docker" for s in SYSTEMS.values()) else []
 
 
 def container_args(output):

@@ -7,12 +7,12 @@ rule range_performance:
         model=model_input,
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
-        image=image_input,
+        image=IMAGE_INPUT,
     output:
         "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json",
     log:
         "logs/ranging/{system}/{benchmark}/{precision}/{scenario}.log",
-    threads: measurement_threads
+    threads: MEASUREMENT_THREADS
     resources:
         **sku_resources("measurement"),
     params:
@@ -32,7 +32,7 @@ rule loadgen_performance:
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
         ranging=ranging_input,
-        image=image_input,
+        image=IMAGE_INPUT,
     output:
         directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
     log:
@@ -41,7 +41,7 @@ rule loadgen_performance:
         "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
     wildcard_constraints:
         mode="performance",
-    threads: measurement_threads
+    threads: MEASUREMENT_THREADS
     resources:
         **sku_resources("measurement"),
     params:
@@ -61,7 +61,7 @@ use rule loadgen_performance as loadgen_accuracy with:
         model=model_input,
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
-        image=image_input,
+        image=IMAGE_INPUT,
     wildcard_constraints:
         mode="accuracy",
     threads: 1
@@ -95,7 +95,7 @@ rule compliance_test:
         data="results/data/{benchmark}",
         performance="results/inference/{system}/{benchmark}/{precision}/{scenario}/performance",
         accuracy="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
-        image=image_input,
+        image=IMAGE_INPUT,
     output:
         directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
     log:
@@ -104,7 +104,7 @@ rule compliance_test:
         "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.tsv"
     wildcard_constraints:
         test="TEST01|TEST04",
-    threads: measurement_threads
+    threads: MEASUREMENT_THREADS
     resources:
         **sku_resources("measurement"),
     params:

@@ -6,14 +6,14 @@ rule train_run:
     input:
         data="results/data/{benchmark}",
         detected="results/systems/{system}/detected.json",
-        image=image_input,
+        image=IMAGE_INPUT,
     output:
         directory("results/training/{system}/{benchmark}/run_{index}"),
     log:
         "logs/training/{system}/{benchmark}/run_{index}.log",
     benchmark:
         "results/timings/training/{system}/{benchmark}/run_{index}.tsv"
-    threads: measurement_threads
+    threads: MEASUREMENT_THREADS
     resources:
         **sku_resources("training"),
     params:
