@@ -475,8 +475,16 @@ class Run:
         self.reader.join(30)
 
 
-def session_survivors(sid: int) -> list[str]:
-    """Processes still in the session or process group of a killed run."""
+def session_survivors(sid: int, grace: float = 15.0) -> list[str]:
+    """Processes still in the session or process group of a killed run once ``grace`` seconds have passed (a
+    SIGKILLed process can take a moment to exit: a large one frees its memory first)."""
+    deadline = time.monotonic() + grace
+    while (alive := _in_session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive
+
+
+def _in_session(sid: int) -> list[str]:
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -485,8 +493,8 @@ def session_survivors(sid: int) -> list[str]:
             continue
         fields = text.rsplit(")", 1)[1].split()
         state, pgrp, session = fields[0], int(fields[2]), int(fields[3])
-        if (pgrp == sid or session == sid) and state != "Z":
-            out.append(f"{stat.parent.name}: {text.split(')')[0].split('(', 1)[1]}")
+        if (pgrp == sid or session == sid) and state not in "ZX":
+            out.append(f"{stat.parent.name}: {text.split(')')[0].split('(', 1)[1]} (state {state})")
     return out
 
 
