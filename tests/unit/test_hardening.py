@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import errno
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -316,3 +317,46 @@ def test_the_next_writer_removes_what_a_killed_writer_left_and_nothing_of_a_live
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_run_that_stops_moving_is_stopped_with_the_stacks_of_its_threads(tmp_path):
+    """A LoadGen run whose samples issued and completed stop changing cannot be interrupted from Python: the
+    progress reporter writes every thread's stack and exits with STALL_EXIT, so the job fails instead of hanging."""
+    import subprocess
+    import sys
+
+    from benchwright.harness.run import STALL_EXIT
+
+    code = ("import threading, time\n"
+            "from benchwright.harness.run import Progress\n"
+            "from benchwright.harness.sut import Counters\n"
+            "class Stuck:\n"
+            "    counters = Counters(issued=5, completed=3)\n"
+            "def emit(m): print(m, flush=True)\n"
+            "with Progress('[stuck run]', Stuck(), 2.0, 0.2, emit, stall_s=1.0):\n"
+            "    threading.Event().wait(30)  # like StartTest blocked in C++\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == STALL_EXIT and time.monotonic() - start < 20
+    assert "[stuck run] made no progress for 1 s" in proc.stdout and "5 samples issued, 3 completed" in proc.stdout
+    assert "Thread 0x" in proc.stderr and "wait" in proc.stderr  # faulthandler's stacks of every thread
+
+
+def test_progress_reads_the_counters_live_and_a_moving_run_is_never_stopped():
+    from benchwright.harness.run import Progress
+    from benchwright.harness.sut import Counters
+
+    class Moving:
+        n = 0
+
+        @property
+        def counters(self):
+            self.n += 1
+            return Counters(issued=self.n, completed=self.n)
+
+    lines = []
+    with Progress("[run]", Moving(), 1.0, 0.05, lines.append, stall_s=0.1):
+        time.sleep(0.6)
+    reports = [line for line in lines if " s / 1 s minimum" in line]
+    assert len(reports) >= 3 and reports[0] != reports[-1]  # each report reads the SUT again
+    assert lines[-1].startswith("[run]: finished after")

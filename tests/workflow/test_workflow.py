@@ -6,15 +6,19 @@ import hashlib
 import importlib.resources
 import json
 import shutil
+import subprocess
 
 import pytest
 import yaml
+
+from benchwright.fsutil import sha256_file
 
 from .conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
 
 DIGITS = importlib.resources.files("sklearn") / "datasets" / "data" / "digits.csv.gz"
+DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 
 
 def test_lint_is_clean():
@@ -85,7 +89,7 @@ def test_checksum_mismatch_fails_the_rule_and_leaves_nothing(workdir, file_serve
 def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(default_campaign):
     workdir = default_campaign  # run once per session by the fixture, shared with the fault injection test
     manifest = json.loads((workdir / "results/data/digits-cnn/manifest.json").read_text())
-    assert manifest["inputs"] == {"digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"}
+    assert manifest["inputs"] == {"digits.csv.gz": DIGITS_SHA256}
     detected = json.loads((workdir / "results/systems/cpu-host/detected.json").read_text())
     assert detected["system"] == "cpu-host" and detected["differences"] == []
     _assert_inference_results(workdir)
@@ -161,6 +165,33 @@ def _assert_bundle(workdir):
     results = published / "bundle/inference/open/benchwright/results/cpu-host"
     assert sorted(p.name for p in results.iterdir()) == ["digits-cnn-fp32", "digits-cnn-int8"]
     assert all(len(list((results / m).iterdir())) == 4 for m in ("digits-cnn-fp32", "digits-cnn-int8"))
+    _assert_provenance(workdir, published)
+
+
+def _assert_provenance(workdir, published):
+    """Every result has a provenance record tying it to this checkout's code, the data, weights and calibration;
+    `benchwright verify` re-checks the published version (folder, tarball, .sha256) and finds nothing wrong."""
+    from benchwright.submission.verify import verify
+
+    result = verify(published)
+    assert result.ok and result.counts["provenance records"] == 8 + 5, result.text()
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    meta = json.loads((published / "bundle/benchwright.json").read_text())
+    assert meta["source"]["commit"] == head
+    for entry in meta["inference"]:
+        record = json.loads((published / "bundle" / entry["provenance"]).read_text())
+        assert record["code"]["commit"] == head  # recorded by the run itself, in its record.json
+        assert record["software"]["packages"]["torch"].startswith("2.13.0")
+        assert record["software"]["torch_build"]["compiler"] and record["loadgen"].startswith("6.0.")
+        model = workdir / "results/models/digits-cnn" / ("int8/model.pt" if entry["precision"] == "int8"
+                                                          else "fp32/weights.pt")
+        assert record["weights"]["model_sha256"] == sha256_file(model)
+        assert record["dataset"]["files"] == {"digits.csv.gz": DIGITS_SHA256}
+    # a dirty checkout would be a warning; a campaign of one checkout has no drift
+    import pandas as pd
+
+    table = pd.read_csv(workdir / "results/report/results.csv", keep_default_na=False)
+    assert set(table.drift) == {""} and set(table.code_commit) <= {head[:12], head[:12] + "+modified"}
 
 
 def _assert_training_results(workdir):

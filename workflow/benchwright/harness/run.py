@@ -46,13 +46,22 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
-class Progress:
-    """Reports elapsed time against the minimum duration and the queries issued and completed."""
+STALL_EXIT = 75
 
-    def __init__(self, label: str, counters: Any, min_duration_s: float, interval_s: float,
-                 emit: Callable[[str], None]):
-        self.label, self.counters, self.min_duration_s = label, counters, min_duration_s
+
+class Progress:
+    """Reports elapsed time against the minimum duration and the samples issued and completed (read from the SUT
+    at every report), and stops a run that no longer moves.
+
+    A run whose counters have not changed for ``stall_s`` is stuck (a LoadGen run cannot be interrupted from
+    Python): the stacks of every thread are written to the log, for the report, and the process exits with
+    ``STALL_EXIT``, so that the job fails and is redone instead of holding its node forever."""
+
+    def __init__(self, label: str, sut: Any, min_duration_s: float, interval_s: float,
+                 emit: Callable[[str], None], stall_s: float | None = None):
+        self.label, self.sut, self.min_duration_s = label, sut, min_duration_s
         self.interval_s, self.emit = interval_s, emit
+        self.stall_s = stall_s if stall_s is not None else max(300.0, 3 * min_duration_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
         self.start = time.monotonic()
@@ -65,14 +74,31 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        c = self.sut.counters
         self.emit(f"{self.label}: finished after {time.monotonic() - self.start:.1f} s, "
-                  f"{self.counters.issued:,} samples issued, {self.counters.completed:,} completed")
+                  f"{c.issued:,} samples issued, {c.completed:,} completed")
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            elapsed = time.monotonic() - self.start
-            self.emit(f"{self.label}: {elapsed:.0f} s / {self.min_duration_s:g} s minimum, "
-                      f"{self.counters.issued:,} samples issued, {self.counters.completed:,} completed")
+        last, moved = None, time.monotonic()
+        while not self._stop.wait(min(self.interval_s, self.stall_s)):
+            now = time.monotonic()
+            c = self.sut.counters
+            if (c.issued, c.completed) != last:
+                last, moved = (c.issued, c.completed), now
+            self.emit(f"{self.label}: {now - self.start:.0f} s / {self.min_duration_s:g} s minimum, "
+                      f"{c.issued:,} samples issued, {c.completed:,} completed")
+            if now - moved > self.stall_s and not self._stop.is_set():
+                self._stalled(now - moved)
+
+    def _stalled(self, seconds: float) -> None:
+        import faulthandler
+
+        self.emit(f"benchwright: {self.label} made no progress for {seconds:.0f} s (samples issued and completed "
+                  "unchanged): the run is stuck and is stopped; the stacks of its threads follow. fix: run the "
+                  "workflow again (the job is redone); if it recurs, report these stacks")
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(STALL_EXIT)
 
 
 def warm_up(predict: Predict, images: np.ndarray, batch_size: int, passes: int = 3) -> float:
@@ -119,7 +145,7 @@ def run_loadgen(spec: RunSpec, predict: Predict, images: np.ndarray, out_dir: st
     start = time.monotonic()
     meter = EnergyMeter()
     try:
-        with _cwd(out), Progress(label, sut.counters, settings.min_duration_ms / 1000, spec.progress_interval_s,
+        with _cwd(out), Progress(label, sut, settings.min_duration_ms / 1000, spec.progress_interval_s,
                                  emit), meter:
             lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log_settings)
     finally:
