@@ -815,7 +815,11 @@ class Injector:
                         raise SystemExit(f"inject: nothing left to run before kill {kills_done + 1}: the plan "
                                          f"placed fewer kills than asked ({run.log_path})")
                     old = target.rule
-                    rule = next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None) or self.rng.choice(pending)
+                    # The same stage if it has work left, else the rule that came first in the baseline: a
+                    # retargeted kill never jumps ahead and leaves the later kills nothing to hit.
+                    first = {s.rule: s.start for s in reversed(timeline)}
+                    rule = next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None) or min(
+                        pending, key=lambda r: first.get(r, float("inf")))
                     target = dataclasses.replace(target, rule=rule, why=f"{target.why}; {old} already done, "
                                                  f"retargeted")
                 notes = self.place_kill(run, target, timeline)
@@ -931,7 +935,9 @@ class Injector:
                 job = candidate(rules)
             if job is None:
                 break
-            fire = job.started + target.fraction * self.expected(job.rule, timeline)
+            # After a miss, aim earlier into the next job (halving the fraction), so one kill does not run
+            # through many short jobs and leave the later kills too little of the campaign.
+            fire = job.started + target.fraction * 0.5 ** len(notes) * self.expected(job.rule, timeline)
             run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
             if job.finished is None and not job.failed and not run.ended:
                 return notes  # the job is still running: kill now

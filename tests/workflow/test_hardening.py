@@ -54,8 +54,8 @@ def _shell_commands(dry_run: str) -> list[tuple[str, list[str]]]:
     """(command, its log files) of every job in `snakemake -n -p` output."""
     jobs = []
     for block in re.split(r"\n(?=\[[A-Z][a-z]{2} [A-Z][a-z]{2} )", dry_run):
-        if "Shell command: " not in block:
-            continue
+        if "Shell command: " not in block or re.search(r"^(local)?rule all:", block, re.M):
+            continue  # `rule all` has no command (Snakemake prints "Shell command: None" for it)
         head, command = block.split("Shell command: ", 1)
         command = re.split(r"\n\n|\nJob stats:", command)[0]
         logs = [line.split("log: ", 1)[1] for line in head.splitlines() if line.strip().startswith("log: ")]
