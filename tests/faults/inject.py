@@ -551,6 +551,10 @@ class Target:
     why: str
 
 
+KILL_GUARD_S = 1.5
+"""place_kill never fires later than this before a job's expected end."""
+
+
 def plan_kills(timeline: list[Span], kills: int, rng: random.Random) -> list[Target]:
     """Kill points: one inside each stage present (uniform over its jobs' time), the rest stratified over the
     whole campaign; each mapped to a job running at that point in the baseline, sorted by time."""
@@ -936,8 +940,11 @@ class Injector:
             if job is None:
                 break
             # After a miss, aim earlier into the next job (halving the fraction), so one kill does not run
-            # through many short jobs and leave the later kills too little of the campaign.
-            fire = job.started + target.fraction * 0.5 ** len(notes) * self.expected(job.rule, timeline)
+            # through many short jobs and leave the later kills too little of the campaign. Never aim into the
+            # last KILL_GUARD_S of a job's expected duration: a short job (the data stage's take 1-3 s) varies
+            # by about that much, and a kill aimed there misses its stage. Shorter jobs are hit when seen.
+            expected = self.expected(job.rule, timeline)
+            fire = job.started + min(target.fraction * 0.5 ** len(notes) * expected, max(0.0, expected - KILL_GUARD_S))
             run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
             if job.finished is None and not job.failed and not run.ended:
                 return notes  # the job is still running: kill now
