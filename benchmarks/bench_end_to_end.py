@@ -132,7 +132,7 @@ def latest_full_log(workdir: Path) -> Path | None:
 def end_to_end(ctx: Context) -> list[Row]:
     env = snakemake_env(ctx.scratch())
     given = ctx.settings.get("campaign_dir")
-    run_it = ctx.mode == "full" or ctx.settings.get("end_to_end")
+    run_it = not given and (ctx.mode == "full" or ctx.settings.get("end_to_end"))  # a given campaign wins
     if run_it:
         work = ctx.scratch("campaign")
         if work.exists():

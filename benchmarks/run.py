@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                              "the waits of one invocation add up to at most 20 s (quick) or 600 s (full)")
     parser.add_argument("--campaign-dir", type=Path, metavar="DIR",
                         help="a working directory holding a finished default campaign: end_to_end reads its log "
-                             "instead of running the campaign, planning times its no-op re-run")
+                             "instead of running the campaign (in any mode), planning times its no-op re-run")
     parser.add_argument("--end-to-end", action="store_true",
                         help="in quick mode, run the default campaign for end_to_end (about 4 minutes; --full "
                              "always runs it)")
