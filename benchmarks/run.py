@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                              "instead of running the campaign (in any mode), planning times its no-op re-run")
     parser.add_argument("--end-to-end", action="store_true",
                         help="in quick mode, run the default campaign for end_to_end (about 4 minutes; --full "
-                             "always runs it)")
+                             "runs it unless --campaign-dir is given)")
     parser.set_defaults(mode="quick")
     args = parser.parse_args(argv)
 

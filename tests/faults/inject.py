@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import bisect
 import dataclasses
 import fnmatch
 import hashlib
@@ -781,6 +780,7 @@ class Injector:
         timeline = baseline_timeline(baseline)
         span = max(s.end for s in timeline)
         plan = plan_kills(timeline, self.args.kills, self.rng)
+        first_start = {s.rule: s.start for s in reversed(timeline)}  # rule -> its first job's start in the baseline
         self.planned_stages = sorted({STAGE_OF[t.rule] for t in plan})
         self.say(f"plan: {len(plan)} kills over the baseline's {span:.0f} s of jobs (seed {self.args.seed}):")
         for i, t in enumerate(plan, 1):
@@ -821,9 +821,8 @@ class Injector:
                     old = target.rule
                     # The same stage if it has work left, else the rule that came first in the baseline: a
                     # retargeted kill never jumps ahead and leaves the later kills nothing to hit.
-                    first = {s.rule: s.start for s in reversed(timeline)}
                     rule = next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None) or min(
-                        pending, key=lambda r: first.get(r, float("inf")))
+                        pending, key=lambda r: first_start.get(r, float("inf")))
                     target = dataclasses.replace(target, rule=rule, why=f"{target.why}; {old} already done, "
                                                  f"retargeted")
                 notes = self.place_kill(run, target, timeline)
@@ -944,7 +943,8 @@ class Injector:
             # last KILL_GUARD_S of a job's expected duration: a short job (the data stage's take 1-3 s) varies
             # by about that much, and a kill aimed there misses its stage. Shorter jobs are hit when seen.
             expected = self.expected(job.rule, timeline)
-            fire = job.started + min(target.fraction * 0.5 ** len(notes) * expected, max(0.0, expected - KILL_GUARD_S))
+            aim = target.fraction * 0.5 ** len(notes) * expected
+            fire = job.started + min(aim, max(0.0, expected - KILL_GUARD_S))
             run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
             if job.finished is None and not job.failed and not run.ended:
                 return notes  # the job is still running: kill now
