@@ -2,12 +2,15 @@
 
 The model is built once per session with the DAG's own trainer and quantizer (a few epochs: what is tested is the
 harness, not the model's quality). Every LoadGen run starts in a process of its own, forked from a forkserver that
-imported torch once, so a run costs about a second and a half. Runs are short (Offline 20,000 samples, SingleStream
-2,500 queries, ~1 s each): fine for the verdict logic, never submission-grade.
+imported torch once, so a run costs about a second and a half. Runs are short (~1.3 s each): fine for the verdict
+logic, never submission-grade.
 
-A performance check compares two timed runs. On a shared machine another job can slow one of them by more than the
-official 10%, so a test that expects TEST PASS repeats the performance run and the compliance run (at most
-``ATTEMPTS`` times) when only the performance check failed; accuracy and audit.config checks never get a second try.
+A performance check compares two timed runs within 10%. Two runs of the bare model differ by more than that on a
+2-vCPU guest (the model answers a batch in well under a millisecond, and thread scheduling decides the rest), so
+the runs that must PASS use :class:`SteadyPredictor`: the model's own answers at a fixed time per call, as an
+accelerator would give them. If another job still slows one of the two runs, a test that expects TEST PASS repeats
+the performance run and the compliance run (at most ``ATTEMPTS`` times) when only the performance check failed;
+accuracy and audit.config checks never get a second try.
 """
 
 from __future__ import annotations
@@ -43,7 +46,35 @@ EPOCHS = 3          # the recipe's 30 reach ~98%; 3 reach ~96%, in a tenth of th
 ATTEMPTS = 3
 START = "forkserver"
 
-# --- misbehaving SUTs (module level: the LoadGen process unpickles them) --------------------------------------------
+# --- predictor wrappers (module level: the LoadGen process unpickles them) -----------------------------------------
+
+
+class SteadyPredictor:
+    """The honest model at a steady pace, like an accelerator with a fixed service time: each call returns the
+    model's own answers after exactly ``base_s + per_sample_s * len(batch)`` (the model itself takes a fraction of
+    that). On a shared 2-vCPU guest, two runs of the bare model differ by up to 25 % (measured: Offline 28,000 to
+    47,000 samples/s in back-to-back runs), more than the 10 % a performance check allows; padded to a fixed time,
+    the runs differ by little more than the sleep's own jitter."""
+
+    def __init__(self, predict: Any, base_s: float = 0.0005, per_sample_s: float = 0.0001):
+        self.predict, self.base_s, self.per_sample_s = predict, base_s, per_sample_s
+
+    def __call__(self, batch):
+        deadline = time.perf_counter() + self.base_s + self.per_sample_s * len(batch)
+        answers = self.predict(batch)
+        remaining = deadline - time.perf_counter()
+        if remaining > 0:
+            time.sleep(remaining)
+        return answers
+
+
+
+STEADY = functools.partial(SteadyPredictor, base_s=0.001, per_sample_s=0.0002)
+"""1.2 ms per SingleStream query, 4.2 ms per Offline batch of 16 (the model takes 0.1-1 ms of it). Measured on
+the 2-vCPU guest: back-to-back Offline runs within 2%, also with a busy loop taking one of the two cores."""
+
+
+# --- misbehaving SUTs -------------------------------------------------------------------------------------------------
 
 
 class CachingPredictor:
@@ -75,18 +106,28 @@ class WrongInPerformanceMode:
         return ((np.asarray(self.predict(batch)) + 1) % 10).astype(np.int32)
 
 
+def steady_but_wrong_in_performance_mode(predict: Any) -> WrongInPerformanceMode:
+    """:class:`WrongInPerformanceMode` at the pace of :data:`STEADY`: only its answers differ from the honest run."""
+    return WrongInPerformanceMode(STEADY(predict))
+
+
 # --- the model and the runs ----------------------------------------------------------------------------------------
 
 
-def make_spec(precision: str, scenario: str, mode: str = "performance") -> RunSpec:
-    shape: dict[str, Any] = (
-        # 20,000 samples (~1 s; min_query_count is Offline's sample count): valid up to 100,000 samples/s.
-        {"batch_size": 16, "expected_qps": 50000, "min_duration_ms": 200, "min_query_count": 20000}
-        if scenario == "Offline" else
-        # 2,500 queries (~1 s): the same count in every run, so the early-stopping estimates compare; LoadGen
-        # pre-generates queries for a 10 us model, so a fast (caching) SUT does not run out of them.
-        {"target_latency_ms": 0.01, "target_latency_percentile": 90, "min_duration_ms": 500,
-         "min_query_count": 2500})
+def make_spec(precision: str, scenario: str, mode: str = "performance", *, steady: bool = False) -> RunSpec:
+    """A short run of digits-cnn. ``steady``: sized for :data:`STEADY` (~1.3 s, like the bare model's runs)."""
+    shape: dict[str, Any]
+    if scenario == "Offline":
+        # min_query_count is Offline's sample count. Bare model: 20,000 samples (~1 s), valid up to 100,000
+        # samples/s. STEADY: 8,000 samples at ~6,000 samples/s.
+        shape = {"batch_size": 16, "expected_qps": 6000 if steady else 50000, "min_duration_ms": 200,
+                 "min_query_count": 8000 if steady else 20000}
+    else:
+        # The same query count in every run, so the early-stopping estimates compare (bare model: 2,500, ~1 s;
+        # STEADY: 1,000 of 1.2 ms); LoadGen pre-generates queries for a 10 us model, so a fast (caching) SUT does
+        # not run out of them.
+        shape = {"target_latency_ms": 0.01, "target_latency_percentile": 90, "min_duration_ms": 500,
+                 "min_query_count": 1000 if steady else 2500}
     return RunSpec(benchmark="digits-cnn", system="test-host", loadgen_model="resnet50", scenario=scenario, mode=mode,
                    precision=precision, run_mode="smoke", architecture="digits-resnet",
                    model_parameters={"width": 32, "blocks": 2, "classes": 10}, performance_sample_count=1024,
@@ -95,7 +136,8 @@ def make_spec(precision: str, scenario: str, mode: str = "performance") -> RunSp
 
 class Bench:
     """The session's models, and the performance and accuracy runs the compliance tests compare with (made on
-    first use, kept for the session)."""
+    first use, kept for the session). Performance and compliance runs are :data:`STEADY` unless a test says
+    otherwise."""
 
     def __init__(self, root: Path, models: dict[str, Path], data: Path):
         self.root, self.models, self.data = root, models, data
@@ -103,8 +145,8 @@ class Bench:
         self.accuracy: dict[str, Path] = {}
         self.count = 0
 
-    def spec(self, precision: str, scenario: str, mode: str = "performance") -> RunSpec:
-        return make_spec(precision, scenario, mode)
+    def spec(self, precision: str, scenario: str, mode: str = "performance", *, steady: bool = True) -> RunSpec:
+        return make_spec(precision, scenario, mode, steady=steady)
 
     def _dir(self, name: str) -> Path:
         self.count += 1
@@ -116,21 +158,25 @@ class Bench:
         return out
 
     def reference(self, precision: str, scenario: str, *, fresh: bool = False) -> Path:
+        """The steady performance run of (precision, scenario); ``fresh``: a new one."""
         key = (precision, scenario)
         if fresh or key not in self.references:
-            self.references[key] = self.run(self.spec(precision, scenario), f"{precision}-{scenario}-performance")
+            self.references[key] = self.run(self.spec(precision, scenario), f"{precision}-{scenario}-performance",
+                                            wrap=STEADY)
         return self.references[key]
 
     def accuracy_run(self, precision: str) -> Path:
         if precision not in self.accuracy:
-            self.accuracy[precision] = self.run(self.spec(precision, "Offline", "accuracy"), f"{precision}-accuracy")
+            self.accuracy[precision] = self.run(self.spec(precision, "Offline", "accuracy", steady=False),
+                                                f"{precision}-accuracy")
         return self.accuracy[precision]
 
     def compliance(self, test: str, precision: str, scenario: str, *, reference: Path | None = None,
-                   wrap: Any = None, start_method: str = START) -> tuple[dict[str, Any], Path]:
+                   wrap: Any = STEADY, steady: bool = True,
+                   start_method: str = START) -> tuple[dict[str, Any], Path]:
         out = self._dir(f"{precision}-{scenario}-{test}")
-        result = run_compliance(test, self.spec(precision, scenario), self.models[precision], self.data, out,
-                                reference_perf_dir=reference or self.reference(precision, scenario),
+        result = run_compliance(test, self.spec(precision, scenario, steady=steady), self.models[precision],
+                                self.data, out, reference_perf_dir=reference or self.reference(precision, scenario),
                                 reference_acc_dir=self.accuracy_run(precision), wrap_predictor=wrap,
                                 start_method=start_method, emit=lambda message: None)
         return result, out
@@ -222,9 +268,9 @@ def test_default_model_passes(bench: Bench, test: str, precision: str, scenario:
 
 def test_caching_sut_fails_test04(bench: Bench) -> None:
     cache = functools.partial(CachingPredictor, miss_s=0.001)
-    reference = bench.run(bench.spec("fp32", "SingleStream"), "caching-performance", wrap=cache)
+    reference = bench.run(bench.spec("fp32", "SingleStream", steady=False), "caching-performance", wrap=cache)
     with pytest.raises(ComplianceFailed) as raised:
-        bench.compliance("TEST04", "fp32", "SingleStream", reference=reference, wrap=cache)
+        bench.compliance("TEST04", "fp32", "SingleStream", reference=reference, wrap=cache, steady=False)
 
     exc = raised.value
     message = str(exc)
@@ -241,7 +287,8 @@ def test_caching_sut_fails_test04(bench: Bench) -> None:
 
 def test_sut_answering_differently_in_performance_mode_fails_test01(bench: Bench) -> None:
     with pytest.raises(ComplianceFailed) as raised:  # spawn, as the CLI runs it (the other tests use a forkserver)
-        bench.compliance("TEST01", "fp32", "Offline", wrap=WrongInPerformanceMode, start_method="spawn")
+        bench.compliance("TEST01", "fp32", "Offline", wrap=steady_but_wrong_in_performance_mode,
+                         start_method="spawn")
 
     exc = raised.value
     accuracy = exc.result["checks"]["accuracy"]
