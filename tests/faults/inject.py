@@ -812,6 +812,7 @@ class Injector:
             else:
                 target = plan[kills_done]
                 run.wait_for(lambda: run.stats_seen, 300)
+                unhit = [st for st in self.planned_stages if st not in self.hit_stages()]
                 if target.rule not in run.pending and not run.ended:
                     pending = [r for r in run.pending if r in STAGE_OF]
                     if not pending:
@@ -819,13 +820,21 @@ class Injector:
                         raise SystemExit(f"inject: nothing left to run before kill {kills_done + 1}: the plan "
                                          f"placed fewer kills than asked ({run.log_path})")
                     old = target.rule
-                    # The same stage if it has work left, else the rule that came first in the baseline: a
-                    # retargeted kill never jumps ahead and leaves the later kills nothing to hit.
-                    rule = next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None) or min(
-                        pending, key=lambda r: first_start.get(r, float("inf")))
+                    # The same stage if it has work left, else a stage no kill has hit yet, else the rule that
+                    # came first in the baseline: a retargeted kill never jumps ahead and leaves the later kills
+                    # nothing to hit.
+                    first = lambda rules: min(rules, key=lambda r: first_start.get(r, float("inf")))  # noqa: E731
+                    rule = (next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None)
+                            or (first([r for r in pending if STAGE_OF[r] in unhit])
+                                if any(STAGE_OF[r] in unhit for r in pending) else None)
+                            or first(pending))
                     target = dataclasses.replace(target, rule=rule, why=f"{target.why}; {old} already done, "
                                                  f"retargeted")
-                notes = self.place_kill(run, target, timeline)
+                # Snakemake does not start jobs in the baseline's order after a restart (a run once did all of
+                # training while the kill waited for quantization, and no later kill found training left): a job
+                # of a stage no kill has hit yet is a target too, whichever comes first.
+                urgent = tuple(r for st in unhit if st != STAGE_OF[target.rule] for r in STAGES[st])
+                notes = self.place_kill(run, target, timeline, urgent)
                 if run.ended:
                     run.finish(60)
                     if run.returncode == 0:
@@ -911,9 +920,14 @@ class Injector:
         ratios = [median(d) / base[r] for r, d in self.observed.items() if r in base and base[r] >= 3]
         return base.get(rule, 1.0) * (median(ratios) if ratios else 1.0)
 
-    def place_kill(self, run: Run, target: Target, timeline: list[Span]) -> list[str]:
-        """Wait until a job of the target's rule has run for its fraction of its expected duration. When the job
-        ends before that, aim at the next job of the same stage in this run (or, with none left, any next job).
+    def hit_stages(self) -> set[str]:
+        """The stages of the jobs that were running at the kills so far."""
+        return {j["stage"] for r in self.records if r["killed"] for j in r["running"]}
+
+    def place_kill(self, run: Run, target: Target, timeline: list[Span], urgent: tuple[str, ...] = ()) -> list[str]:
+        """Wait until a job of the target's rule, or of one of the ``urgent`` rules (stages no kill has hit yet),
+        has run for the target's fraction of its expected duration. When the job ends before that, aim at the next
+        job of the same stage in this run (or, with none left, any next job); urgent rules stay targets throughout.
         Returns notes on how the kill moved; returns with the process still running, unless it ended."""
         notes: list[str] = []
         stage = STAGE_OF[target.rule]
@@ -927,7 +941,8 @@ class Injector:
                 STAGE_OF.get(j.rule) == stage and j.jobid not in seen for j in run.running())
 
         def candidate(rules: tuple[str, ...] | None) -> Job | None:
-            jobs = [j for j in run.running() if j.jobid not in seen and (rules is None or j.rule in rules)]
+            jobs = [j for j in run.running()
+                    if j.jobid not in seen and (rules is None or j.rule in rules or j.rule in urgent)]
             return max(jobs, key=lambda j: j.started) if jobs else None
 
         rules: tuple[str, ...] | None = (target.rule,)
@@ -947,9 +962,13 @@ class Injector:
             fire = job.started + min(aim, max(0.0, expected - KILL_GUARD_S))
             run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
             if job.finished is None and not job.failed and not run.ended:
+                if job.rule in urgent and job.rule not in (rules or ()):
+                    notes.append(f"{job.name} of stage {STAGE_OF[job.rule]} (no kill there yet) came first")
                 return notes  # the job is still running: kill now
             seen.add(job.jobid)
-            if rules is not None and left_in_stage():
+            if job.rule in urgent and job.rule not in (rules or ()):
+                notes.append(f"{job.name} (stage {STAGE_OF[job.rule]}, no kill there yet) ended first")
+            elif rules is not None and left_in_stage():
                 rules = STAGES[stage]
                 notes.append(f"{job.name} ended first, moved to the next {stage} job")
             else:
@@ -983,7 +1002,7 @@ class Injector:
 
     # (c) ------------------------------------------------------------------------------------------------------
     def checks(self, baseline: Path, workdir: Path) -> None:
-        stages_hit = sorted({j["stage"] for r in self.records if r["killed"] for j in r["running"]})
+        stages_hit = sorted(self.hit_stages())
         self.stages_hit = stages_hit
         missing = [s for s in self.planned_stages if s not in stages_hit]
         if missing:

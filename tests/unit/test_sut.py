@@ -98,3 +98,76 @@ def test_progress_is_reported_during_a_run(default_models, tmp_path):
     progress = [m for m in out["messages"] if "minimum" in m and "issued" in m]
     assert progress, out["messages"]
     assert json.dumps(out["result"])  # the typed record serialises
+
+
+def _gather_all(inbox, items: int, gap_every: int, size: int = 16,
+                timeout: float = 0.001) -> tuple[list[list[int]], int]:
+    """Two threads gather from ``inbox`` as the Server SUT's workers do while one thread puts ``items`` samples one
+    by one (a short pause every ``gap_every``), then waits up to 5 s for all of them before closing it; returns the
+    batches and how many samples were handed out before the close."""
+    import threading
+    import time
+
+    batches: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while (got := inbox.gather(size, timeout)) is not None:
+            with lock:
+                batches.append(got[0])
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for i in range(items):
+        inbox.put_many([(i, i % 7)])
+        if i % gap_every == 0:
+            time.sleep(0.0001)
+    deadline = time.monotonic() + 5
+    while sum(map(len, batches)) < items and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with lock:
+        before_close = sum(map(len, batches))
+    inbox.close()
+    for w in workers:
+        w.join(timeout=5)
+    assert not any(w.is_alive() for w in workers), "a gathering thread did not stop after close()"
+    return batches, before_close
+
+
+def test_server_inbox_never_holds_samples_past_the_run():
+    """queue.SimpleQueue.get(timeout=) with two consumers once held 11 samples forever at the end of a Server run
+    (a lost race leaves CPython waiting with a negative, i.e. infinite, timeout; reproduced in about 1 of 100
+    trials like these). The Inbox must hand every sample out, exactly once, in batches of at most 16, and return
+    None to every waiting thread once closed."""
+    import sys
+
+    from benchwright.harness.sut import Inbox
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)  # as the Server SUT sets it
+    try:
+        for trial in range(150):
+            batches, before_close = _gather_all(Inbox(), 2000, gap_every=7)
+            assert before_close == 2000, f"trial {trial}: {2000 - before_close} sample(s) held until the close"
+            assert sorted(i for b in batches for i in b) == list(range(2000))
+            assert max(map(len, batches)) <= 16
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def test_server_inbox_times_a_partial_batch_out_and_returns_what_is_left_on_close():
+    import threading
+    import time
+
+    from benchwright.harness.sut import Inbox
+
+    inbox = Inbox()
+    inbox.put_many([(1, 10), (2, 20)])
+    start = time.monotonic()
+    assert inbox.gather(16, 0.05) == ([1, 2], [10, 20])  # not full: returned at the timeout
+    assert 0.04 <= time.monotonic() - start < 2
+    inbox.put_many([(3, 30)])
+    threading.Timer(0.05, inbox.close).start()
+    assert inbox.gather(16, 10) == ([3], [30])  # close() ends the wait early with what was gathered
+    assert inbox.gather(16, 10) is None

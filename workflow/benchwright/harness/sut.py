@@ -13,7 +13,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -59,6 +60,54 @@ class SampleLibrary:
         lg.DestroyQSL(self.qsl)
 
 
+class Inbox:
+    """Server's incoming samples, gathered into batches: a deque under a condition.
+
+    Not ``queue.SimpleQueue``: its ``get(timeout=...)`` can block far past the timeout. When two threads wait on it
+    and one item arrives, the one that loses the race recomputes its timeout, finds it negative and, in CPython's C
+    code, a negative timeout means "wait forever": it then waits for the next put, holding the samples it gathered.
+    At the end of a Server run no put comes, and the run hung (twice in this project's runs: 11 samples never
+    completed; reproduced in 1 of 100 trials of 2,000 items with two gathering threads, Python 3.11.7).
+    ``threading.Condition.wait(timeout)`` returns at its timeout.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[int, int]] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._gathering = threading.Lock()
+        self._closed = False
+
+    def put_many(self, items: Iterable[tuple[int, int]]) -> None:
+        with self._cond:
+            self._items.extend(items)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """No more samples: gather() returns what is left, then None."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def gather(self, size: int, timeout: float) -> tuple[list[int], list[int]] | None:
+        """Wait for a sample, then take up to ``size`` samples until ``timeout`` seconds after the first one; the
+        (ids, indices) of the batch, or None once closed and empty. One thread gathers at a time, so a batch fills
+        before the next one starts; the model runs outside, in parallel."""
+        with self._gathering, self._cond:
+            items = self._items
+            while not items:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            deadline = time.monotonic() + timeout
+            batch = [items.popleft() for _ in range(min(size, len(items)))]
+            while len(batch) < size and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._cond.wait(remaining) and not items:
+                    break
+                batch.extend(items.popleft() for _ in range(min(size - len(batch), len(items))))
+            return [i for i, _ in batch], [j for _, j in batch]
+
+
 @dataclass
 class Counters:
     issued: int = 0
@@ -71,8 +120,9 @@ class BatchingSUT:
     converted in C++, so no Python code touches a QuerySample object.
 
     Offline's query is cut into batches of ``batch_size`` on the work queue. For Server (``gather``), every
-    sample goes on the incoming queue and each worker gathers its own batch from it (up to ``batch_size``, or
-    until ``batching_timeout_us`` after the batch's first sample): one thread hand-off per query, not two.
+    sample goes into the :class:`Inbox` and the workers take turns gathering a batch from it (up to
+    ``batch_size``, or until ``batching_timeout_us`` after the batch's first sample), then run it: one thread
+    hand-off per query, not two.
     Counters are kept per thread (no lock on the per-batch path) and summed on reading.
     """
 
@@ -85,8 +135,8 @@ class BatchingSUT:
         self.gather = gather
         self._issued = 0  # written by LoadGen's issuing thread only
         self._done = [[0, 0] for _ in range(threads)]  # per worker: samples completed, batches
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._incoming: queue.SimpleQueue = queue.SimpleQueue()
+        self._work: queue.SimpleQueue = queue.SimpleQueue()  # only blocking get(): no timeout to miscompute
+        self._incoming = Inbox()
         self._errors: list[BaseException] = []
         self._switch = sys.getswitchinterval()
         if gather:
@@ -110,9 +160,7 @@ class BatchingSUT:
         n = len(ids)
         self._issued += n
         if self.gather:
-            put = self._incoming.put
-            for item in zip(ids, indices):
-                put(item)
+            self._incoming.put_many(zip(ids, indices))
             return
         # Work items of several model batches (up to CHUNK samples, at least one per worker): the model still
         # sees batches of batch_size, but the Python around it (gather, responses, completion) runs per item.
@@ -135,36 +183,9 @@ class BatchingSUT:
             self._answer(slot, *batch)
 
     def _gathering_worker(self, slot: int) -> None:
-        get, get_nowait, size, timeout = self._incoming.get, self._incoming.get_nowait, self.batch_size, self.timeout
-        monotonic = time.monotonic
-        while True:
-            first = get()
-            if first is None:
-                self._incoming.put(None)
-                return
-            ids, indices = [first[0]], [first[1]]
-            deadline = monotonic() + timeout
-            stop = False
-            while len(ids) < size:
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    remaining = deadline - monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = get(timeout=remaining)
-                    except queue.Empty:
-                        break
-                if item is None:
-                    stop = True
-                    break
-                ids.append(item[0])
-                indices.append(item[1])
-            self._answer(slot, ids, indices)
-            if stop:
-                self._incoming.put(None)
-                return
+        gather, size, timeout = self._incoming.gather, self.batch_size, self.timeout
+        while (batch := gather(size, timeout)) is not None:
+            self._answer(slot, *batch)
 
     def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
         n = len(ids)
@@ -189,7 +210,10 @@ class BatchingSUT:
         done[1] += -(-n // self.batch_size)
 
     def close(self) -> None:
-        (self._incoming if self.gather else self._work).put(None)
+        if self.gather:
+            self._incoming.close()
+        else:
+            self._work.put(None)
         for w in self._workers:
             w.join(timeout=10)
         lg.DestroyFastSUT(self.sut)
