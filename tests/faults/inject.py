@@ -823,11 +823,10 @@ class Injector:
                     # The same stage if it has work left, else a stage no kill has hit yet, else the rule that
                     # came first in the baseline: a retargeted kill never jumps ahead and leaves the later kills
                     # nothing to hit.
-                    first = lambda rules: min(rules, key=lambda r: first_start.get(r, float("inf")))  # noqa: E731
-                    rule = (next((r for r in pending if STAGE_OF[r] == STAGE_OF[old]), None)
-                            or (first([r for r in pending if STAGE_OF[r] in unhit])
-                                if any(STAGE_OF[r] in unhit for r in pending) else None)
-                            or first(pending))
+                    same = [r for r in pending if STAGE_OF[r] == STAGE_OF[old]]
+                    fresh = [r for r in pending if STAGE_OF[r] in unhit]
+                    rule = same[0] if same else min(fresh or pending,
+                                                    key=lambda r: first_start.get(r, float("inf")))
                     target = dataclasses.replace(target, rule=rule, why=f"{target.why}; {old} already done, "
                                                  f"retargeted")
                 # Snakemake does not start jobs in the baseline's order after a restart (a run once did all of
@@ -960,13 +959,14 @@ class Injector:
             expected = self.expected(job.rule, timeline)
             aim = target.fraction * 0.5 ** len(notes) * expected
             fire = job.started + min(aim, max(0.0, expected - KILL_GUARD_S))
+            opportunistic = job.rule in urgent and job.rule not in (rules or ())
             run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
             if job.finished is None and not job.failed and not run.ended:
-                if job.rule in urgent and job.rule not in (rules or ()):
+                if opportunistic:
                     notes.append(f"{job.name} of stage {STAGE_OF[job.rule]} (no kill there yet) came first")
                 return notes  # the job is still running: kill now
             seen.add(job.jobid)
-            if job.rule in urgent and job.rule not in (rules or ()):
+            if opportunistic:
                 notes.append(f"{job.name} (stage {STAGE_OF[job.rule]}, no kill there yet) ended first")
             elif rules is not None and left_in_stage():
                 rules = STAGES[stage]

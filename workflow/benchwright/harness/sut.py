@@ -93,18 +93,19 @@ class Inbox:
         (ids, indices) of the batch, or None once closed and empty. One thread gathers at a time, so a batch fills
         before the next one starts; the model runs outside, in parallel."""
         with self._gathering, self._cond:
-            items = self._items
+            items, batch = self._items, []
             while not items:
                 if self._closed:
                     return None
                 self._cond.wait()
             deadline = time.monotonic() + timeout
-            batch = [items.popleft() for _ in range(min(size, len(items)))]
-            while len(batch) < size and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._cond.wait(remaining) and not items:
-                    break
+            while True:
                 batch.extend(items.popleft() for _ in range(min(size - len(batch), len(items))))
+                remaining = deadline - time.monotonic()
+                if len(batch) == size or self._closed or remaining <= 0:
+                    break
+                if not self._cond.wait(remaining) and not items:  # timed out with nothing new
+                    break
             return [i for i, _ in batch], [j for _, j in batch]
 
 
