@@ -2,7 +2,7 @@
 
 Variant: a null model (``predict`` returns zeros at once) through ``benchwright.harness.run.run_loadgen`` - the
 real BatchingSUT and SampleLibrary, the SKU's tuning for digits-cnn (Offline: batch 64, 2 workers; Server:
-batch 16, 2 workers, 1 ms batching timeout), torch threads as ``harness.steps._setup`` sets them.
+batch 16, 2 workers, 1 ms batching timeout), torch threads as ``harness.workload.load_workload`` sets them.
 Baseline: the smallest SUT LoadGen's Python API allows - ``issue_queries`` completes every sample at once, in
 LoadGen's own thread, with a 4-byte response; no threads, no queues; a QSL of the same size. A reference row
 (no target) compares Offline with the same minimal SUT written on LoadGen's fast API (ConstructFastSUT), which

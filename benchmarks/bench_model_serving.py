@@ -2,7 +2,7 @@
 same predictor in a plain torch loop.
 
 Variant: FP32 digits-cnn through ``run_loadgen`` in Offline at the SKU's tuning (batch 64, 2 workers x 1 torch
-thread: what ``harness.steps._setup`` sets on 2 cores). Baselines, in one fresh process per repeat, the same
+thread: what ``harness.workload.load_workload`` sets on 2 cores). Baselines, in one fresh process per repeat, the same
 predictor (same frozen TorchScript module), the same batch size, as many samples as the LoadGen run issues, batches
 as contiguous slices of the preloaded validation tensor, no LoadGen:
 

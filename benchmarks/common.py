@@ -333,7 +333,7 @@ def campaign_spec(scenario: str, precision: str = "fp32", *, benchmark: str = "d
 
 
 def torch_threads_for(spec_threads: int) -> int:
-    """What benchwright.harness.steps._setup gives torch: the process's cores divided among the SUT's workers."""
+    """What benchwright.harness.workload.load_workload gives torch: the process's cores divided among the SUT's workers."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores // spec_threads)
 

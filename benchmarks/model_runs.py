@@ -1,7 +1,7 @@
 """Runs of the default model (digits-cnn) shared by the model measurements; every function here is called in a
 fresh process through ``common.in_fresh_process``.
 
-The model is loaded exactly as the DAG's ``loadgen`` step loads it (``benchwright.harness.steps._setup``: the FP32
+The model is loaded exactly as the DAG's ``loadgen`` step loads it (``benchwright.harness.workload.load_workload``: the FP32
 weights frozen into TorchScript, or the INT8 TorchScript model; torch threads = cores // SUT workers).
 """
 
@@ -32,11 +32,11 @@ def check_inputs(precisions: tuple[str, ...] = ("fp32", "int8")) -> None:
 
 def _load(spec_data: dict[str, Any]):
     from benchwright.harness.spec import RunSpec
-    from benchwright.harness.steps import _setup
+    from benchwright.harness.workload import load_workload
 
     spec = RunSpec.model_validate(spec_data)
-    predictor, images = _setup(spec, MODEL_DIR / spec.precision.value, DATA_DIR)
-    return spec, predictor, images
+    work = load_workload(spec, MODEL_DIR / spec.precision.value, DATA_DIR)
+    return spec, work.predictors[0], work.samples.arrays["x"].all()
 
 
 def _rate(predict, batches, seconds: float, python_threads: int) -> float:
@@ -67,7 +67,7 @@ def probe(spec_data: dict[str, Any], seconds: float = 0.25, windows: int = 3) ->
 
     spec, predictor, images = _load(spec_data)
     _, labels, _ = load_split(DATA_DIR, "val")
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = np.ascontiguousarray(images)
     batches = [x[i:i + spec.batch_size] for i in range(0, len(x), spec.batch_size)]
     predicted = np.concatenate([predictor(b) for b in batches])
     accuracy = 100.0 * float((predicted == labels).mean())
@@ -98,7 +98,7 @@ def _batches(images, batch_size: int):
     import numpy as np
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    x = np.ascontiguousarray(images)
     return [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
 
 

@@ -84,7 +84,7 @@ class CachingPredictor:
         self.predict, self.miss_s, self.cache = predict, miss_s, {}
 
     def __call__(self, batch):
-        keys = [row.numpy().tobytes() for row in batch]
+        keys = [row.tobytes() for row in batch]
         new = [i for i, key in enumerate(keys) if key not in self.cache]
         if new:
             answers = self.predict(batch[new])
@@ -128,8 +128,8 @@ def make_spec(precision: str, scenario: str, mode: str = "performance", *, stead
         shape = {"target_latency_ms": 0.01, "target_latency_percentile": 90, "min_duration_ms": 500,
                  "min_query_count": 1000 if steady else 2500}
     return RunSpec(benchmark="digits-cnn", system="test-host", loadgen_model="resnet50", scenario=scenario, mode=mode,
-                   precision=precision, run_mode="smoke", architecture="digits-resnet",
-                   model_parameters={"width": 32, "blocks": 2, "classes": 10}, performance_sample_count=1024,
+                   precision=precision, run_mode="smoke", model={"task": "image_classification", "architecture": "digits-resnet", "parameters": {"width": 32, "blocks": 2, "classes": 10}},
+                   performance_sample_count=1024,
                    threads=2, **shape)
 
 

@@ -108,7 +108,7 @@ def test_bad_accuracy_target_fraction(config_tree):
 def test_weights_need_a_source(config_tree):
     config_tree.edit("benchmarks", "digits-cnn", lambda d: d["model"].update(weights={"url": "https://x/w.pt"}))
     rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="model.weights",
-             message="give either `recipe: reference-training` or both `url` and `sha256`", fix="weights")
+             message="`url` needs the model file's `sha256`", fix="weights")
 
 
 def test_benchmark_name_differs_from_file(config_tree):

@@ -77,7 +77,7 @@ SCHEMA_VIOLATIONS = [
     pytest.param(_campaign(lambda c: c["benchmarks"]["digits-cnn"].update(systems=["cpu-host", "cpu-host"])),
                  CAMPAIGN, "benchmarks.digits-cnn.systems", "more than once", "SKU ids", id="field-validator"),
     pytest.param(_edit("benchmarks", "digits-cnn", _set(["model", "weights"], {"url": "https://x/w.pt"})), BENCH,
-                 "model.weights", "give either `recipe: reference-training` or both `url` and `sha256`",
+                 "model.weights", "`url` needs the model file's `sha256`",
                  "weights", id="cross-field"),
     pytest.param(_campaign(lambda c: c.update(mode="submission", loadgen={"min_duration_ms": 1000})), CAMPAIGN,
                  "loadgen.min_duration_ms", "under the run rules' minimum of 600000 ms", "use `mode: smoke`",
@@ -250,8 +250,8 @@ def test_an_invalid_run_is_retried_then_fails_and_is_kept_aside(default_models, 
     from benchwright.harness.steps import InvalidRun, loadgen_job
 
     spec = RunSpec(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", scenario="SingleStream",
-                   mode="performance", precision="fp32", run_mode="smoke", architecture="digits-resnet",
-                   model_parameters=default_models["plan"].benchmarks["digits-cnn"].model.parameters,
+                   mode="performance", precision="fp32", run_mode="smoke",
+                   model=default_models["plan"].model_spec("digits-cnn", "cpu-host"),
                    performance_sample_count=1024, min_duration_ms=2000, min_query_count=100,
                    target_latency_ms=1000)
     out = tmp_path / "results/SingleStream/performance"

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from benchwright.models import UnknownArchitecture, build
-from benchwright.models.predictor import load_predictor
 from benchwright.models.steps import CalibrationError, read_calibration_list
 from benchwright.models.train import train
 from tests.conftest import REPO
@@ -43,11 +42,16 @@ def test_reference_record(default_models):
 def _accuracy(default_models, precision):
     from benchwright.data.preprocess import load_split
 
+    from benchwright.backends import ModelSpec, load_runner
+    from benchwright.paths import model_file_name
+    from benchwright.tasks import get_task
+
     images, labels, _ = load_split(default_models["data"], "val")
-    x = torch.from_numpy(images)
-    predictor = load_predictor(default_models[precision], precision, architecture="digits-resnet",
-                               parameters={"width": 32, "blocks": 2, "classes": 10}, example=x[:1])
-    return float((predictor(x) == labels).mean())
+    task = get_task("image_classification")
+    spec = ModelSpec(task=task.name, architecture="digits-resnet", parameters={"width": 32, "blocks": 2, "classes": 10})
+    runner = load_runner(spec, task, default_models[precision] / model_file_name(spec.format, precision), precision,
+                         "cpu", example=[images[:1]], intra_threads=1)
+    return float((task.respond(runner([images])) == labels).mean())
 
 
 def test_int8_keeps_99_percent_of_fp32_accuracy(default_models):

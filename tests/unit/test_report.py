@@ -132,7 +132,8 @@ def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, 
     thread.start()
     images, _, _ = load_split(default_models["data"], "val")
     spec = RunSpec(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", scenario="Offline",
-                   mode="performance", precision="fp32", run_mode="smoke", architecture="digits-resnet",
+                   mode="performance", precision="fp32", run_mode="smoke",
+                   model={"task": "image_classification", "architecture": "digits-resnet"},
                    performance_sample_count=1024, min_duration_ms=1000, expected_qps=20000, batch_size=64,
                    threads=1)
     try:

@@ -11,7 +11,7 @@ from benchwright.harness.isolate import call_in_fresh_process
 from benchwright.harness.spec import RunSpec
 
 BASE = dict(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", precision="fp32", run_mode="smoke",
-            architecture="digits-resnet", performance_sample_count=1024, min_duration_ms=500,
+            model={"task": "image_classification", "architecture": "digits-resnet", "parameters": {"width": 32, "blocks": 2, "classes": 10}}, performance_sample_count=1024, min_duration_ms=500,
             progress_interval_s=0.2)
 
 
@@ -24,7 +24,7 @@ class Oracle:
 
     def __call__(self, batch):
         self.batches.append(len(batch))
-        return np.array([self.by_pixel[row.numpy().tobytes()] for row in batch], dtype=np.int32)
+        return np.array([self.by_pixel[row.tobytes()] for row in batch], dtype=np.int32)
 
 
 def _run(spec, data_dir, out_dir, broken=False):

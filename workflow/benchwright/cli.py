@@ -72,7 +72,19 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     from .data.preprocess import preprocess
 
     spec = json.loads(args.spec)
-    manifest = preprocess(spec["name"], spec["version"], spec.get("parameters", {}), args.inputs, args.out)
+    hashes = None
+    if args.folder_manifest:  # a folder dataset: verified against its manifest first, recorded by its hash
+        from .data.folder import verify_folder
+
+        if len(args.inputs) != 1:
+            raise SystemExit("benchwright preprocess: --folder-manifest takes exactly one input, the folder")
+        report = verify_folder(args.inputs[0], args.folder_manifest, args.manifest_sha256, cache_file=args.cache,
+                               verify_all=args.verify_all)
+        print(f"dataset folder {args.inputs[0]}: {report.files} files match the manifest "
+              f"({report.hashed} hashed now)", file=sys.stderr)
+        hashes = {Path(args.folder_manifest).name: report.manifest_sha256}
+    manifest = preprocess(spec["name"], spec["version"], spec.get("parameters", {}), args.inputs, args.out,
+                          input_hashes=hashes)
     for name, meta in manifest["outputs"].items():
         print(f"{name}: {meta['shape']} {meta['dtype']} sha256={meta['sha256']}", file=sys.stderr)
     return 0
@@ -136,7 +148,61 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
     from .harness.steps import accuracy_job
 
     accuracy_job(args.run, args.data, args.out, benchmark=args.benchmark, reference=args.reference,
-                 target_fraction=args.target_fraction)
+                 target_fraction=args.target_fraction, task=args.task, metric=args.metric)
+    return 0
+
+
+def _cmd_dataset_manifest(args: argparse.Namespace) -> int:
+    from .data.folder import write_manifest
+
+    digest = write_manifest(args.dir, args.out)
+    lines = Path(args.out).read_text().count("\n")
+    print(f"wrote {args.out}: {lines} files; pin it in the benchmark file:\n"
+          f"  manifest: {Path(args.out).name}\n  manifest_sha256: {digest}")
+    return 0
+
+
+def _cmd_dataset_verify(args: argparse.Namespace) -> int:
+    from .config import load_plan, read_yaml
+    from .data.folder import expand_path, verify_folder
+
+    merged: dict = {}
+    for f in args.configfile:
+        merged.update(read_yaml(f) or {})
+    plan = load_plan(merged, args.configfile)
+    names = args.benchmark or list(plan.benchmarks)
+    for name in names:
+        if name not in plan.benchmarks:
+            raise SystemExit(f"benchwright dataset verify: `{name}` is not a benchmark of this campaign "
+                             f"({', '.join(plan.benchmarks)})")
+        ds = plan.benchmarks[name].dataset
+        if not ds.is_folder:
+            print(f"{name}: dataset {ds.name} is fetched file by file (checked by the download rule)")
+            continue
+        bfile = plan.files[f"benchmark:{name}"]
+        folder = expand_path(ds.path or "", field="dataset.path", file=bfile)
+        manifest = Path(plan.campaign.paths.benchmarks) / (ds.manifest or "")
+        report = verify_folder(folder, manifest, ds.manifest_sha256 or "", verify_all=args.verify_all,
+                               cache_file=Path("resources/datasets") / ds.name / "verify-cache.json")
+        print(f"{name}: {folder}: {report.files} files, {report.bytes:,} bytes match {manifest} "
+              f"({report.hashed} hashed now)")
+    return 0
+
+
+def _cmd_fixture(args: argparse.Namespace) -> int:
+    from . import fixtures
+
+    if args.kind == "imagenet":
+        info = fixtures.imagenet_folder(args.out, count=args.count, classes=args.classes,
+                                        size=(args.width, args.height), seed=args.seed, overwrite=args.overwrite)
+    elif args.kind == "onnx-classifier":
+        info = fixtures.onnx_classifier(args.out, input_name=args.input_name, output_name=args.output_name,
+                                        input_shape=(3, args.image_size, args.image_size), classes=args.classes,
+                                        seed=args.seed, overwrite=args.overwrite)
+    else:
+        info = fixtures.torch_classifier(args.out, input_shape=(3, args.image_size, args.image_size),
+                                         classes=args.classes, seed=args.seed, overwrite=args.overwrite)
+    print(json.dumps(info.to_dict(), sort_keys=True, default=str))
     return 0
 
 
@@ -445,7 +511,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, help="the benchmark's `preprocessing` section as JSON")
     p.add_argument("--inputs", nargs="+", required=True)
     p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--folder-manifest", help="a folder dataset's manifest: verify the folder against it first")
+    p.add_argument("--manifest-sha256", help="the manifest's pinned sha256 (with --folder-manifest)")
+    p.add_argument("--cache", help="size/mtime cache of the folder's verification (re-hash only what changed)")
+    p.add_argument("--verify-all", action="store_true", help="re-hash every file of the folder")
     p.set_defaults(func=_cmd_preprocess)
+
+    p = sub.add_parser("dataset", help="dataset folders: make a manifest, verify a campaign's folders")
+    dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    q = dsub.add_parser("manifest", help="write the sha256 list of every file of DIR (pin its hash in the benchmark)")
+    q.add_argument("dir", help="the dataset folder")
+    q.add_argument("--out", required=True, help="the manifest file (beside the benchmark file)")
+    q.set_defaults(func=_cmd_dataset_manifest)
+    q = dsub.add_parser("verify", help="verify a campaign's folder datasets against their manifests")
+    q.add_argument("benchmark", nargs="*", help="benchmarks to verify (default: all of the campaign)")
+    q.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
+    q.add_argument("--verify-all", action="store_true", help="re-hash every file, not only changed ones")
+    q.set_defaults(func=_cmd_dataset_verify)
+
+    p = sub.add_parser("fixture", help="make a stand-in dataset or model in the official layout (labelled a "
+                                       "fixture: never real data, never submittable)")
+    p.add_argument("kind", choices=["imagenet", "onnx-classifier", "torch-classifier"])
+    p.add_argument("--out", required=True, help="the folder (imagenet) or model file to write")
+    p.add_argument("--count", type=int, default=64, help="imagenet: images to generate")
+    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--width", type=int, default=64, help="imagenet: typical image width")
+    p.add_argument("--height", type=int, default=48, help="imagenet: typical image height")
+    p.add_argument("--image-size", type=int, default=224, help="models: the input's height and width")
+    p.add_argument("--input-name", default="input", help="onnx-classifier: the model's input name")
+    p.add_argument("--output-name", default="logits", help="onnx-classifier: the model's output name")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_fixture)
 
     p = sub.add_parser("detect", help="detect this machine and compare it with a SKU")
     p.add_argument("--system", required=True, help="the SKU file, config/systems/<id>.yaml")
@@ -494,6 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", required=True)
     p.add_argument("--reference", type=float, required=True, help="reference accuracy in percent")
     p.add_argument("--target-fraction", type=float, required=True, help="0.99 or 0.999")
+    p.add_argument("--task", default="image_classification", help="the benchmark's task (its accuracy script)")
+    p.add_argument("--metric", default="top1", help="the benchmark's accuracy metric")
     p.set_defaults(func=_cmd_accuracy)
 
     p = sub.add_parser("train", help="one MLPerf training run (time to train) with its MLPerf log")
@@ -601,13 +700,15 @@ def _step_errors() -> tuple[type[BaseException], ...]:
     from .data.archive import UnsafeArchiveError
     from .data.fetch import FetchError
     from .data.preprocess import PreprocessError
+    from .data.store import StoreError
     from .models import UnknownArchitecture
+    from .tasks import UnknownTask
     from .models.steps import CalibrationError
     from .models.train import TrainingError
 
     # OSError last: a missing input, a permission or a full disk names its file in one line, no traceback.
-    return (FetchError, UnsafeArchiveError, PreprocessError, CalibrationError, TrainingError, UnknownArchitecture,
-            OSError)
+    return (FetchError, UnsafeArchiveError, PreprocessError, StoreError, CalibrationError, TrainingError,
+            UnknownArchitecture, UnknownTask, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

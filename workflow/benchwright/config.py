@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import paths
 from .errors import CampaignError, Problem, display_path, problems_from_validation, suggest
 from .fsutil import sha256_file
 from .schemas import Benchmark, Campaign, RunRules, System
@@ -115,9 +116,7 @@ class InferenceJob:
     precision: Precision
 
 
-def model_dir(benchmark: str, precision: str) -> str:
-    """The model folder a run of this precision loads: int8 the quantized model, the others the FP32 weights."""
-    return f"results/models/{benchmark}/{'int8' if precision == 'int8' else 'fp32'}"
+from .paths import model_dir  # noqa: E402 - re-exported: the rules import it from here
 
 
 @dataclass(frozen=True)
@@ -169,11 +168,11 @@ class Plan:
     @staticmethod
     def inference_dir(job: InferenceJob) -> str:
         """Where one inference configuration's runs live (performance/, accuracy/, accuracy.txt, TEST*/)."""
-        return f"results/inference/{job.system}/{job.benchmark}/{job.precision.value}/{job.scenario.value}"
+        return paths.inference_dir(job.system, job.benchmark, job.precision, job.scenario)
 
     def training_runs(self, benchmark: str, system: str) -> tuple[str, ...]:
         """The run folders of a training result, one per required run."""
-        return tuple(f"results/training/{system}/{benchmark}/run_{i}" for i in range(self.required_runs(benchmark)))
+        return tuple(paths.training_run(system, benchmark, i) for i in range(self.required_runs(benchmark)))
 
     def training_seeds(self, benchmark: str) -> tuple[int, ...]:
         """Distinct seeds, one per required run: the campaign's list, or derived from the campaign seed."""
@@ -201,8 +200,7 @@ class Plan:
             latency = tune.target_latency_ms  # the expected latency LoadGen sizes the run by
         return RunSpec(
             benchmark=benchmark, system=system, loadgen_model=inf.loadgen_model, scenario=scenario, mode=mode,
-            precision=precision, run_mode=c.mode, architecture=bench.model.architecture,
-            model_parameters=bench.model.parameters,
+            precision=precision, run_mode=c.mode, model=self.model_spec(benchmark, system, tune),
             batch_size=tune.batch_size if tune else 1,
             threads=(tune.threads if tune and tune.threads else 1),
             batching_timeout_us=tune.batching_timeout_us if tune else 2000,
@@ -216,6 +214,20 @@ class Plan:
             min_query_count=c.loadgen.min_query_count,
             seeds=c.loadgen.seeds,
         )
+
+    def model_spec(self, benchmark: str, system: str, tune: Any = None):
+        """The model of a run on a SKU (benchwright.backends.ModelSpec): task, backend, format, devices, threads."""
+        from .backends.base import ModelSpec
+        from .devices import sku_devices, visible_devices
+
+        model, sku = self.benchmarks[benchmark].model, self.systems[system]
+        return ModelSpec(
+            task=self.benchmarks[benchmark].task.value, backend=model.backend, format=model.format,
+            architecture=model.architecture, parameters=model.parameters, inputs=model.inputs, outputs=model.outputs,
+            devices=sku_devices(sku), visible_devices=visible_devices(sku), provider=sku.onnxruntime.provider,
+            allow_cpu_fallback=self.campaign.allow_cpu_fallback,
+            intra_op_threads=tune.intra_op_threads if tune else None,
+            inter_op_threads=tune.inter_op_threads if tune else None)
 
     def training_run_spec(self, benchmark: str, system: str, index: int):
         """Everything one training run needs (benchwright.training.spec.TrainingRunSpec)."""
@@ -400,6 +412,9 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
             out.append(Problem(cfile, "accept_system_mismatch", f"`{sku}` is not a SKU this campaign uses",
                                suggest(sku, plan.systems)))
 
+    for name, sel in c.benchmarks.items():
+        out.extend(_check_workload(plan, name, sel, plan.files[f"benchmark:{name}"], root))
+
     for name in c.benchmarks:
         bench = plan.benchmarks[name]
         if bench.calibration is not None:
@@ -568,6 +583,76 @@ def _check_tuning(plan: Plan, system: System, sfile: str, root: Path) -> list[Pr
                 out.append(Problem(sfile, where, f"the closed division does not allow changing `{hp}` "
                                    f"(reference {reference[hp]!r}, here {value!r})",
                                    f"remove it; closed lets you change only: {', '.join(allowed) or 'nothing'}."))
+    return out
+
+
+def _check_workload(plan: Plan, name: str, sel: Any, bfile: str, root: Path) -> list[Problem]:
+    """The task is implemented and its preprocessing fits; model names map task names; local files exist; every
+    selected precision runs on every selected SKU's device with the benchmark's backend."""
+    from .data.folder import DatasetFolderError, expand_path, read_manifest
+    from .devices import device_kind, precision_problem, sku_devices
+    from .schemas.benchmark import Backend
+    from .tasks import UnknownTask, get_task
+
+    bench = plan.benchmarks[name]
+    out: list[Problem] = []
+    try:
+        task = get_task(bench.task)
+    except UnknownTask as exc:
+        return [Problem(bfile, "task", str(exc), "use an implemented task, or add one (docs/architecture.md)")]
+    if bench.preprocessing.name not in task.preprocessors:
+        out.append(Problem(bfile, "preprocessing.name", f"`{bench.preprocessing.name}` does not make the arrays of "
+                           f"the {task.name} task", f"use one of: {', '.join(task.preprocessors)}."))
+    if bench.accuracy.metric not in task.metrics:
+        out.append(Problem(bfile, "accuracy.metric", f"the {task.name} task has no metric `{bench.accuracy.metric}`",
+                           f"use one of: {', '.join(task.metrics)}."))
+    for part, names in (("inputs", [a.name for a in task.inputs]), ("outputs", list(task.outputs))):
+        for key in getattr(bench.model, part):
+            if key not in names:
+                out.append(Problem(bfile, f"model.{part}.{key}", f"the {task.name} task has no {part[:-1]} `{key}`",
+                                   f"map the task's {part}: {', '.join(names)}."))
+    bench_dir = Path(root) / plan.campaign.paths.benchmarks
+    ds = bench.dataset
+    if ds.is_folder:
+        try:
+            folder = expand_path(ds.path or "", field="dataset.path", file=bfile)
+            if not folder.is_dir():
+                out.append(Problem(bfile, "dataset.path", f"the dataset folder {folder} does not exist",
+                                   "put the dataset there, or point `dataset.path` at it "
+                                   f"(`benchwright dataset check {name}` lists what is expected)."))
+            read_manifest(bench_dir / (ds.manifest or ""), ds.manifest_sha256)
+        except DatasetFolderError as exc:
+            field_ = "dataset.manifest_sha256" if "pins" in str(exc) else "dataset.path" \
+                if "not set" in str(exc) else "dataset.manifest"
+            out.append(Problem(bfile, field_, str(exc).removeprefix("benchwright: ").split("; fix:")[0],
+                               str(exc).split("fix: ", 1)[-1] if "fix: " in str(exc) else
+                               "make it with `benchwright dataset manifest DIR --out FILE`."))
+        except FileNotFoundError:
+            out.append(Problem(bfile, "dataset.manifest", f"{display_path(bench_dir / (ds.manifest or ''))} does not "
+                               "exist", "make it with `benchwright dataset manifest DIR --out FILE` (relative to "
+                               "the benchmark file)."))
+    weights = bench.model.weights
+    if weights.path is not None:
+        try:
+            local = expand_path(weights.path, field="model.weights.path", file=bfile)
+            if not local.is_file():
+                out.append(Problem(bfile, "model.weights.path", f"the model file {local} does not exist",
+                                   "put the model there, or point `model.weights.path` at it."))
+        except DatasetFolderError as exc:
+            out.append(Problem(bfile, "model.weights.path", str(exc).removeprefix("benchwright: ").split("; fix:")[0],
+                               str(exc).split("fix: ", 1)[-1]))
+    for sku in sel.systems:
+        system = plan.systems[sku]
+        devices = sku_devices(system)
+        for precision in sel.precisions:
+            problem = precision_problem(devices[0], precision)
+            if problem is None and bench.model.backend is Backend.onnxruntime and precision is not Precision.fp32 \
+                    and not (precision is Precision.fp16 and system.onnxruntime.provider == "tensorrt"):
+                problem = "the onnxruntime backend runs an ONNX model at its stored precision (fp32)"
+            if problem:
+                out.append(Problem(plan.files["campaign"], f"benchmarks.{name}.precisions",
+                                   f"SKU `{sku}` ({device_kind(devices[0])}): {problem}",
+                                   f"drop {precision.value} for `{name}` here, or run it on a SKU whose device runs it."))
     return out
 
 

@@ -8,9 +8,12 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
+from benchwright import paths
 from benchwright.cluster import RESOURCE_KEYS, profile_defaults, slurm_resources
 from benchwright.config import load_plan, model_dir
+from benchwright.data.folder import expand_path
 from benchwright.errors import CampaignError
+from benchwright.schemas.base import Precision, Scenario
 from benchwright.report.table import report_spec
 from benchwright.submission.spec import bundle_spec
 
@@ -34,16 +37,22 @@ SYSTEMS_DIR = PLAN.campaign.paths.systems
 
 
 TRAINED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is not None]
-FETCHED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.url is not None]
+FETCHED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is None]
+FOLDER_DATASETS = {b.dataset.name: n for n, b in BENCHMARKS.items() if b.dataset.is_folder}
+
+
+def one_of(values):
+    """A wildcard constraint matching exactly these values (never anything when there are none)."""
+    return "|".join(re.escape(str(getattr(v, "value", v))) for v in values) or "(?!)"
 
 
 wildcard_constraints:
-    benchmark="|".join(map(str, BENCHMARKS)) or "(?!)",
-    system="|".join(map(str, SYSTEMS)) or "(?!)",
-    dataset="|".join(sorted({d for d, _ in DATASET_FILES})) or "(?!)",
+    benchmark=one_of(BENCHMARKS),
+    system=one_of(SYSTEMS),
+    dataset=one_of(sorted({d for d, _ in DATASET_FILES})),
     file="[A-Za-z0-9][A-Za-z0-9._-]*",
-    scenario="SingleStream|MultiStream|Server|Offline",
-    precision="fp32|fp16|bf16|int8",
+    scenario=one_of(Scenario),
+    precision=one_of(Precision),
     mode="performance|accuracy",
     index=r"\d+",
     campaign=re.escape(PLAN.campaign.name),
@@ -81,14 +90,34 @@ def unpack_format(wildcards):
     return dataset_file(wildcards).archive
 
 
+def folder_manifest(benchmark):
+    dataset = BENCHMARKS[benchmark].dataset
+    return f"{PLAN.campaign.paths.benchmarks}/{dataset.manifest}"
+
+
 def preprocess_inputs(wildcards):
-    """The verified files of a benchmark's dataset; archives as their extracted folders."""
+    """The verified files of a benchmark's dataset (archives as their extracted folders); a folder dataset's
+    manifest (the folder itself is verified against it by the preprocessing step)."""
     dataset = BENCHMARKS[wildcards.benchmark].dataset
+    if dataset.is_folder:
+        return [folder_manifest(wildcards.benchmark)]
     return [
         f"resources/datasets/{dataset.name}/{f.local_name}"
         + ("" if f.archive == "none" else ".unpacked")
         for f in dataset.files
     ]
+
+
+def preprocess_args(wildcards):
+    """The inputs of `benchwright preprocess`: the dataset's files, or a folder with its manifest and cache."""
+    bench = BENCHMARKS[wildcards.benchmark]
+    dataset = bench.dataset
+    if not dataset.is_folder:
+        return ["--inputs", *preprocess_inputs(wildcards)]
+    folder = expand_path(dataset.path, field="dataset.path", file=PLAN.files[f"benchmark:{wildcards.benchmark}"])
+    return ["--inputs", str(folder), "--folder-manifest", folder_manifest(wildcards.benchmark),
+            "--manifest-sha256", dataset.manifest_sha256,
+            "--cache", f"resources/datasets/{dataset.name}/verify-cache.json"]
 
 
 def preprocess_spec(wildcards):
@@ -189,8 +218,22 @@ def reference_spec(wildcards):
 
 
 def weights_url_args(wildcards):
+    """Published weights by URL, or a local model file (copied and checked through the same step)."""
     weights = BENCHMARKS[wildcards.benchmark].model.weights
-    return ["--url", weights.url, "--sha256", weights.sha256]
+    url = weights.url
+    if url is None:
+        local = expand_path(weights.path, field="model.weights.path",
+                            file=PLAN.files[f"benchmark:{wildcards.benchmark}"])
+        url = local.resolve().as_uri()
+    return ["--url", url, "--sha256", weights.sha256]
+
+
+def fp32_model_file(benchmark):
+    """The FP32 model file of a benchmark (its name depends on the format: weights.pt, model.onnx, ...)."""
+    return paths.model_file(benchmark, BENCHMARKS[benchmark].model.format, "fp32")
+
+
+FETCHED_MODEL_FILES = sorted({paths.MODEL_FILES[BENCHMARKS[n].model.format] for n in FETCHED_WEIGHTS})
 
 
 def quantize_spec(wildcards):
@@ -211,10 +254,9 @@ def calibration_list(wildcards):
 
 
 def model_input(wildcards):
-    """The model file a run of this precision loads (int8: the quantized model; fp32/bf16: the weights)."""
-    if wildcards.precision == "int8":
-        return f"results/models/{wildcards.benchmark}/int8/model.pt"
-    return f"results/models/{wildcards.benchmark}/fp32/weights.pt"
+    """The model file a run of this precision loads (int8: the quantized model; the others: the FP32 model)."""
+    fmt = BENCHMARKS[wildcards.benchmark].model.format
+    return paths.model_file(wildcards.benchmark, fmt, wildcards.precision)
 
 
 def model_folder(wildcards):
@@ -251,10 +293,15 @@ def ranging_args(wildcards):
 
 
 def accuracy_args(wildcards):
-    acc = BENCHMARKS[wildcards.benchmark].accuracy
+    bench = BENCHMARKS[wildcards.benchmark]
+    acc = bench.accuracy
     return [
         "--benchmark",
         wildcards.benchmark,
+        "--task",
+        bench.task.value,
+        "--metric",
+        acc.metric,
         "--reference",
         str(acc.reference),
         "--target-fraction",

@@ -42,7 +42,8 @@ rule preprocess:
         "results/timings/preprocess/{benchmark}.tsv"
     params:
         spec=preprocess_spec,
+        inputs=preprocess_args,
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright preprocess --spec {params.spec:q} --inputs {input:q} --out {output:q} 2> {log:q}"
+        "benchwright preprocess --spec {params.spec:q} {params.inputs:q} --out {output:q} 2> {log:q}"

@@ -12,7 +12,7 @@ rule train_reference:
     benchmark:
         "results/timings/train_reference/{benchmark}.tsv"
     wildcard_constraints:
-        benchmark="|".join(TRAINED_WEIGHTS) or "(?!)",
+        benchmark=one_of(TRAINED_WEIGHTS),
     threads: 2
     params:
         spec=reference_spec,
@@ -25,11 +25,12 @@ rule train_reference:
 
 rule fetch_weights:
     output:
-        weights="results/models/{benchmark}/fp32/weights.pt",
+        weights="results/models/{benchmark}/fp32/{modelfile}",
     log:
-        "logs/models/{benchmark}/fetch_weights.log",
+        "logs/models/{benchmark}/fetch_weights.{modelfile}.log",
     wildcard_constraints:
-        benchmark="|".join(FETCHED_WEIGHTS) or "(?!)",
+        benchmark=one_of(FETCHED_WEIGHTS),
+        modelfile=one_of(FETCHED_MODEL_FILES),
     params:
         args=weights_url_args,
     conda:

@@ -138,7 +138,7 @@ def format_accuracy(result: AccuracyResult, accuracy_log_path: str | os.PathLike
     return f"{result.line()}\nhash={sha256_file(accuracy_log_path)}\n"
 
 
-def check_accuracy(result: AccuracyResult, *, benchmark: str, reference: float, target_fraction: float,
+def check_accuracy(result: Any, *, benchmark: str, reference: float, target_fraction: float,
                    log_path: str | os.PathLike[str] | None = None) -> None:
     """Raise :class:`AccuracyBelowTarget` when ``result`` is below ``reference`` x ``target_fraction``.
 
@@ -151,13 +151,15 @@ def check_accuracy(result: AccuracyResult, *, benchmark: str, reference: float, 
     if not 0 < target_fraction <= 1:
         raise ValueError(f"target_fraction must be in (0, 1], got {target_fraction}")
     target = reference * target_fraction
-    measured = round(result.accuracy, 3)
+    scored = isinstance(result, AccuracyResult)
+    measured = round(result.accuracy if scored else result.value, 3)  # a task's Score: its primary metric
     if measured >= target:
         return
+    detail = f" ({result.good}/{result.total} correct)" if scored else f" ({result.primary} over {result.total} samples)"
     where = (f"the run's accuracy log is at {log_path}" if log_path is not None
              else "look at the accuracy run's mlperf_log_accuracy.json")
     message = (
-        f"{benchmark}: accuracy {measured:.3f}% ({result.good}/{result.total} correct) is below the target "
+        f"{benchmark}: accuracy {measured:.3f}%{detail} is below the target "
         f"{target:.3f}% = reference {reference:.3f}% x {target_fraction:g}.\n"
         f"    fix: the model or its quantization lost accuracy: check the calibration and the weights, and that the "
         f"labels and the preprocessing match the dataset the reference was measured on; {where}."

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import BenchwrightError
 from ..fsutil import atomic_write_json, atomic_write_text, sha256_bytes, staging_dir
+from .isolate import FORKSERVER_PRELOAD, run_isolated
 from .spec import RunSpec
 
 RECORD_VERSION = 1
@@ -103,9 +104,6 @@ TEST01's verify_accuracy.py. The script compares the first value of each respons
 AUDIT_FOUND_MARK = "audit.config"
 """LoadGen logs 'Found Audit Config file (audit.config). Overriding TestSettings from audit.config file.'"""
 
-FORKSERVER_PRELOAD = ("torch", "torch.distributed.tensor", "mlperf_loadgen", "benchwright.harness.run",
-                      "benchwright.harness.steps", "benchwright.models.predictor", "benchwright.harness.compliance")
-"""Modules a forkserver imports once (start_method="forkserver"): each run then starts in well under a second."""
 
 
 class ComplianceError(BenchwrightError):
@@ -366,38 +364,6 @@ def verify_audit_applied(test: str, run_dir: str | os.PathLike[str], loadgen_mod
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _call_isolated(fn: Callable[..., Any], *args: Any, start_method: str = "spawn") -> Any:
-    """``fn(*args)`` in a new process that has run no LoadGen test (spawn, or a fork of a clean forkserver)."""
-    from .isolate import call_in_fresh_process
-
-    return call_in_fresh_process(fn, *args, start_method=start_method, preload=tuple(FORKSERVER_PRELOAD))
-
-
-def _run_child(spec: RunSpec, model_dir: str, data_dir: str, run_dir: str, audit: str | None,
-               wrap_predictor: Callable[[Any], Any] | None) -> Any:
-    from .run import run_loadgen
-    from .steps import _setup
-
-    predictor, images = _setup(spec, model_dir, data_dir)
-    if wrap_predictor is not None:
-        predictor = wrap_predictor(predictor)
-    return run_loadgen(spec, predictor, images, run_dir, audit_config=audit)
-
-
-def run_isolated(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
-                 run_dir: str | os.PathLike[str], *, audit: str | None = None,
-                 wrap_predictor: Callable[[Any], Any] | None = None, start_method: str = "spawn") -> Any:
-    """One LoadGen run of the model in a fresh process; its logs land in ``run_dir``. Returns run.RunOutcome.
-
-    ``audit``: an audit.config text (see :func:`audit_config`). ``wrap_predictor``: a picklable callable applied to
-    the loaded predictor in the LoadGen process (tests use it to model a SUT that caches results or answers
-    differently in performance mode). ``start_method="forkserver"`` reuses a process that imported torch once,
-    for callers that make many runs (tests); every run still starts with no LoadGen state.
-    """
-    return _call_isolated(_run_child, spec, str(model_dir), str(data_dir), str(run_dir), audit, wrap_predictor,
-                          start_method=start_method)
 
 
 _RANGED = ("target_qps", "expected_qps", "target_latency_ms")

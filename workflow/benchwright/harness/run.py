@@ -18,7 +18,7 @@ import numpy as np
 from ..power import EnergyMeter
 from .settings import test_settings
 from .spec import RunSpec
-from .sut import BatchingSUT, Predict, SampleLibrary
+from .sut import BatchingSUT, Predict, SampleLibrary, as_source
 
 LOADGEN_FILES = ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_accuracy.json",
                  "mlperf_log_trace.json")
@@ -33,6 +33,8 @@ class RunOutcome:
     batches: int
     energy: dict | None = None
     """What benchwright.power measured over the LoadGen test (``measured`` False where there is no source)."""
+    backend: dict | None = None
+    """What ran the model (backend, device, providers, threads)."""
 
 
 @contextlib.contextmanager
@@ -101,7 +103,7 @@ class Progress:
         os._exit(STALL_EXIT)
 
 
-def warm_up(predict: Predict, images: np.ndarray, batch_size: int, passes: int = 3) -> float:
+def warm_up(predict: Predict | list[Predict], samples: Any, batch_size: int, passes: int = 3) -> float:
     """Run every batch size the SUT can form before LoadGen starts; return the seconds it took.
 
     TorchScript's profiling executor re-optimizes a graph on its first calls with each new input shape. Server
@@ -109,13 +111,15 @@ def warm_up(predict: Predict, images: np.ndarray, batch_size: int, passes: int =
     milliseconds of compilation in their tail latency (seen here: p99 35 ms instead of 3 ms at 5,000 QPS).
     The warm-up is untimed and caches no result; MLPerf's rules allow it.
     """
-    import torch
-
     start = time.monotonic()
-    sample = torch.from_numpy(np.ascontiguousarray(images[: min(batch_size, len(images))]))
+    source = as_source(samples)
+    count = min(batch_size, len(source))
+    inputs = source.rows(np.arange(count))
+    distinct = list({id(p): p for p in (predict if isinstance(predict, list) else [predict])}.values())
     for _ in range(passes):
-        for size in range(1, len(sample) + 1):
-            predict(sample[:size])
+        for size in range(1, count + 1):
+            for p in distinct:  # every replica (one per accelerator) compiles its own graphs
+                p(*[x[:size] for x in inputs])
     return time.monotonic() - start
 
 
@@ -123,9 +127,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_loadgen(spec: RunSpec, predict: Predict, images: np.ndarray, out_dir: str | Path, *,
+def run_loadgen(spec: RunSpec, predict: Predict | list[Predict], samples: Any, out_dir: str | Path, *,
                 audit_config: str | None = None, emit: Callable[[str], None] = _stderr) -> RunOutcome:
-    """Run LoadGen once; its log files land in ``out_dir`` (created), beside the generated user.conf."""
+    """Run LoadGen once; its log files land in ``out_dir`` (created), beside the generated user.conf.
+
+    ``samples``: an array in memory, or a preprocessed split on disk (benchwright.data.store.Split) that the
+    sample library reads from as LoadGen loads samples. ``predict``: one predictor, or one per SUT worker."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = test_settings(spec, out)
@@ -136,9 +143,10 @@ def run_loadgen(spec: RunSpec, predict: Predict, images: np.ndarray, out_dir: st
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = False  # the trace is large and unused; the detail log carries every result
 
-    warm_s = warm_up(predict, images, max(spec.batch_size, spec.samples_per_query or 1))
+    warm_s = warm_up(predict, samples, max(spec.batch_size, spec.samples_per_query or 1))
     emit(f"warm-up: batch sizes 1..{max(spec.batch_size, spec.samples_per_query or 1)} in {warm_s:.2f} s")
-    library = SampleLibrary(images, min(spec.performance_sample_count, len(images)))
+    source = as_source(samples)
+    library = SampleLibrary(source, min(spec.performance_sample_count, len(source)))
     sut = BatchingSUT(predict, library, batch_size=spec.batch_size, threads=spec.threads,
                       batching_timeout_us=spec.batching_timeout_us, gather=spec.scenario.value == "Server")
     label = f"[{spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value} {spec.mode}]"

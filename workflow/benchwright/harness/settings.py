@@ -70,6 +70,11 @@ class SettingsAlreadyLoaded(RuntimeError):
     """LoadGen applies mlperf.conf only once per process; a second run here would use LoadGen's defaults."""
 
 
+def loads_in_this_process() -> int:
+    """How many LoadGen settings this process has loaded (only the first gets the official mlperf.conf)."""
+    return _loads_in_this_process
+
+
 def test_settings(spec: RunSpec, run_dir: str | Path) -> lg.TestSettings:
     """Write ``run_dir/user.conf`` and return the settings LoadGen will run with.
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
+from ..backends.base import ModelSpec
 from ..schemas.base import Identifier, Precision, RunMode, Scenario, Spec
 from ..schemas.rules import LoadGenSeeds
 
@@ -37,17 +38,14 @@ class RunSpec(Spec):
     run_mode: RunMode
     """smoke or submission; smoke results are labelled as such everywhere."""
 
-    architecture: Identifier
-    """Model architecture (benchwright.models)."""
-
-    model_parameters: dict[str, str | int | float | bool] = {}
-    """Architecture parameters."""
+    model: ModelSpec
+    """The task, backend, model format and devices of the run."""
 
     batch_size: PositiveInt = 1
     """Largest batch the SUT forms."""
 
     threads: PositiveInt = 1
-    """SUT worker threads."""
+    """SUT worker threads (on accelerators: per device)."""
 
     batching_timeout_us: NonNegativeInt = 2000
     """Server: how long a partial batch waits for more queries."""

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..data.preprocess import load_split
 from ..errors import BenchwrightError
 from ..fsutil import atomic_write_json, sha256_file, staging_dir
 from ..schemas.base import Scenario
 from .spec import RunSpec
+from .workload import model_path
 
 RECORD_VERSION = 1
 SERVER_MARGIN = 0.8
@@ -62,23 +62,6 @@ def execution_context() -> dict[str, Any]:
     return run_facts()
 
 
-def model_file(model_dir: str | os.PathLike[str], precision: str) -> Path:
-    return Path(model_dir) / ("model.pt" if precision == "int8" else "weights.pt")
-
-
-def _setup(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str]):
-    import torch
-
-    from ..models.predictor import load_predictor
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores // spec.threads))
-    images, labels, sample_ids = load_split(data_dir, "val")
-    predictor = load_predictor(model_dir, spec.precision.value, architecture=spec.architecture,
-                               parameters=spec.model_parameters, example=torch.from_numpy(images[:1]))
-    return predictor, images
-
-
 def apply_ranging(spec: RunSpec, ranging: dict[str, Any] | None) -> RunSpec:
     if not ranging:
         return spec
@@ -89,21 +72,6 @@ def apply_ranging(spec: RunSpec, ranging: dict[str, Any] | None) -> RunSpec:
     return spec.model_copy(update={"target_latency_ms": ranging["expected_latency_ms"]})
 
 
-def _attempt(spec: RunSpec, model_dir: str, data_dir: str, staging: str, audit_config: str | None) -> Any:
-    """One LoadGen run with the model loaded; meant to run in a fresh process."""
-    from .run import run_loadgen
-
-    predictor, images = _setup(spec, model_dir, data_dir)
-    return run_loadgen(spec, predictor, images, staging, audit_config=audit_config)
-
-
-def _in_fresh_process(spec: RunSpec, model_dir: Any, data_dir: Any, staging: Path, audit_config: str | None):
-    """A LoadGen run in a process of its own (LoadGen applies mlperf.conf once per process)."""
-    from .isolate import call_in_fresh_process
-
-    return call_in_fresh_process(_attempt, spec, str(model_dir), str(data_dir), str(staging), audit_config)
-
-
 def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
                 out_dir: str | os.PathLike[str], *, ranging_file: str | os.PathLike[str] | None = None,
                 detected_file: str | os.PathLike[str] | None = None,
@@ -112,12 +80,10 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
 
     A performance run that LoadGen judges INVALID is kept as ``<out_dir>.invalid`` for inspection and fails.
     """
-    from .logs import read_run
-    from .run import run_loadgen
-
-    from .settings import _loads_in_this_process
-
     from ..detect import node_check
+    from .isolate import run_isolated, run_model
+    from .logs import read_run
+    from .settings import loads_in_this_process
 
     node = node_check(detected_file) if detected_file else None  # the node this job runs on is the SKU's
     ranging = json.loads(Path(ranging_file).read_text()) if ranging_file else None
@@ -128,11 +94,10 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
     for attempt in range(1, tries + 1):
         staging = staging_dir(out)
         try:
-            if attempt == 1 and not _loads_in_this_process:  # this process's first LoadGen run
-                predictor, images = _setup(spec, model_dir, data_dir)
-                outcome = run_loadgen(spec, predictor, images, staging, audit_config=audit_config)
+            if attempt == 1 and not loads_in_this_process():  # this process's first LoadGen run
+                outcome = run_model(spec, str(model_dir), str(data_dir), str(staging), audit_config)
             else:
-                outcome = _in_fresh_process(spec, model_dir, data_dir, staging, audit_config)
+                outcome = run_isolated(spec, model_dir, data_dir, staging, audit=audit_config)
             result = read_run(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -157,7 +122,8 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
             "sut": {"samples_issued": outcome.issued, "samples_completed": outcome.completed,
                     "batches": outcome.batches, "wall_s": round(outcome.wall_s, 3)},
             "energy": outcome.energy,
-            "model_sha256": sha256_file(model_file(model_dir, spec.precision.value)),
+            "backend": outcome.backend,
+            "model_sha256": sha256_file(model_path(spec, model_dir)),
             "ranging": ranging,
             "detected": node["effective"] if node else None,
             "node": node,
@@ -226,7 +192,7 @@ def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | 
 
     def trial(s: RunSpec, name: str) -> Any:
         # Each trial in a process of its own, so it runs with the official mlperf.conf like the real run.
-        _in_fresh_process(s, model_dir, data_dir, scratch / name, None)
+        run_isolated(s, model_dir, data_dir, scratch / name)
         result = read_run(scratch / name)
         trials.append({"target_qps": s.target_qps, "expected_qps": s.expected_qps,
                        "validity": result.result_validity, "metric": result.metric_value,
@@ -261,21 +227,25 @@ __all__ = ["InvalidRun", "apply_ranging", "loadgen_job", "range_job"]
 
 
 def accuracy_job(run_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str], out_file: str | os.PathLike[str],
-                 *, benchmark: str, reference: float, target_fraction: float) -> str:
-    """The accuracy script on an AccuracyOnly run: writes accuracy.txt (official form + hash line) when the
+                 *, benchmark: str, reference: float, target_fraction: float, task: str = "image_classification",
+                 metric: str = "top1") -> str:
+    """The task's accuracy script on an AccuracyOnly run: writes accuracy.txt (official form + hash line) when the
     accuracy reaches reference x target_fraction; raises AccuracyBelowTarget otherwise (nothing written)."""
+    from ..data.store import load_array
     from ..fsutil import atomic_write_text
-    from .accuracy import check_accuracy, format_accuracy, read_accuracy_log, top1_accuracy
+    from ..tasks import get_task
+    from .accuracy import check_accuracy, read_accuracy_log
 
     log = Path(run_dir) / "mlperf_log_accuracy.json"
-    _, labels, _ = load_split(data_dir, "val")
-    result = top1_accuracy(read_accuracy_log(log), labels)
-    text = format_accuracy(result, log)
+    kind = get_task(task)
+    samples = len(load_array(data_dir, "val", kind.labels[0]))
+    score = kind.score(read_accuracy_log(log), data_dir, metric)
+    text = f"{score.text}\nhash={sha256_file(log)}\n"
     _log(text.rstrip())
-    if result.total != len(labels):
-        raise InvalidRun(f"benchwright: the accuracy run {run_dir} answered {result.total} of {len(labels)} samples; "
+    if score.total != samples:
+        raise InvalidRun(f"benchwright: the accuracy run {run_dir} answered {score.total} of {samples} samples; "
                          "an accuracy run must cover the whole sample set")
-    check_accuracy(result, benchmark=benchmark, reference=reference, target_fraction=target_fraction,
+    check_accuracy(score, benchmark=benchmark, reference=reference, target_fraction=target_fraction,
                    log_path=log)
     atomic_write_text(out_file, text)
     return text

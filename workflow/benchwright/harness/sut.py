@@ -1,10 +1,12 @@
 """LoadGen's query sample library (QSL) and system under test (SUT) around a batch predictor.
 
-The QSL keeps the performance samples in one contiguous tensor after LoadSamplesToRam. The SUT puts queries
+The QSL reads only the samples LoadGen loads (the performance sample set, or one chunk of an accuracy run) from
+the preprocessed files into one contiguous array per input; the dataset itself stays on disk. The SUT puts queries
 on a work queue as batches of up to ``batch_size`` samples: Offline's single huge query is cut into batches;
 Server's queries, which arrive one by one, are gathered by the workers themselves until the batch is full or
-``batching_timeout_us`` has passed since its first sample. ``threads`` workers run the predictor and answer
-every sample with its predicted class (int32, little-endian), so LoadGen's accuracy log holds real predictions.
+``batching_timeout_us`` has passed since its first sample. Each worker runs its own predictor (one per accelerator
+on GPU SKUs, one shared model on the CPU) and answers every sample with the task's response row (image
+classification: the class as a little-endian int32), so LoadGen's accuracy log holds real predictions.
 """
 
 from __future__ import annotations
@@ -17,44 +19,72 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Any
 
 import mlperf_loadgen as lg
 import numpy as np
-import torch
 
-Predict = Callable[[torch.Tensor], np.ndarray]
+Predict = Callable[..., np.ndarray]
+"""``predict(*inputs) -> responses``: one array per task input (n rows each) -> n response rows (C-contiguous)."""
 CHUNK = 1024
 """Offline: samples per work item (a whole number of model batches)."""
 SERVER_SWITCH_INTERVAL_S = 0.0002
 
 
-class SampleLibrary:
-    """The QSL: sample ``i`` is row ``i`` of ``images``; loaded rows live in one contiguous tensor."""
+class InMemory:
+    """Samples already in memory (tests, benchmarks): one array, or one array per input."""
 
-    def __init__(self, images: np.ndarray, performance_sample_count: int):
-        if performance_sample_count > len(images):
-            raise ValueError(f"performance_sample_count {performance_sample_count} exceeds the {len(images)} "
+    def __init__(self, *arrays: np.ndarray):
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def rows(self, indices: np.ndarray) -> list[np.ndarray]:
+        return [a[indices] for a in self.arrays]
+
+
+def as_source(samples: Any) -> Any:
+    """A sample source: anything with ``len()`` and ``rows(indices) -> one array per input``."""
+    return InMemory(samples) if isinstance(samples, np.ndarray) else samples
+
+
+class SampleLibrary:
+    """The QSL: sample ``i`` is row ``i`` of the source (benchwright.data.store.Split); LoadGen's load callback
+    reads exactly the requested rows into one contiguous array per input, unload drops them."""
+
+    def __init__(self, samples: Any, performance_sample_count: int):
+        source = as_source(samples)
+        if performance_sample_count > len(source):
+            raise ValueError(f"performance_sample_count {performance_sample_count} exceeds the {len(source)} "
                              "samples of the dataset")
-        self.images = images
+        self.source = source
         self.performance_sample_count = performance_sample_count
-        self._rows = np.full(len(images), -1, dtype=np.int64)
-        self._ram = torch.empty((0, *images.shape[1:]), dtype=torch.float32)
-        self.qsl = lg.ConstructQSL(len(images), performance_sample_count, self.load, self.unload)
+        self._rows = np.full(len(source), -1, dtype=np.int64)
+        self._ram: list[Any] = []
+        self.qsl = lg.ConstructQSL(len(source), performance_sample_count, self.load, self.unload)
 
     def load(self, indices: Sequence[int]) -> None:
         idx = np.asarray(indices, dtype=np.int64)
-        self._ram = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
+        self._ram = []  # the previous set goes before the next one is read
+        self._ram = self.source.rows(idx)
         self._rows[:] = -1
         self._rows[idx] = np.arange(len(idx))
 
     def unload(self, indices: Sequence[int]) -> None:
         self._rows[np.asarray(indices, dtype=np.int64)] = -1
+        if not (self._rows >= 0).any():
+            self._ram = []
 
-    def batch(self, indices: np.ndarray) -> torch.Tensor:
+    def batch(self, indices: np.ndarray) -> list[Any]:
         rows = self._rows[indices]
         if (rows < 0).any():
             raise RuntimeError(f"LoadGen asked for samples that were not loaded: {indices[rows < 0][:5]}")
-        return self._ram[torch.from_numpy(rows)]
+        return [col[rows] if isinstance(col, np.ndarray) else [col[r] for r in rows] for col in self._ram]
+
+    @property
+    def resident_bytes(self) -> int:
+        return sum(c.nbytes if isinstance(c, np.ndarray) else sum(x.nbytes for x in c) for c in self._ram)
 
     def close(self) -> None:
         lg.DestroyQSL(self.qsl)
@@ -124,12 +154,14 @@ class BatchingSUT:
     sample goes into the :class:`Inbox` and the workers take turns gathering a batch from it (up to
     ``batch_size``, or until ``batching_timeout_us`` after the batch's first sample), then run it: one thread
     hand-off per query, not two.
-    Counters are kept per thread (no lock on the per-batch path) and summed on reading.
+    Counters are kept per thread (no lock on the per-batch path) and summed on reading. ``predict`` is one
+    predictor for every worker, or a list of them, one per worker (``threads`` is then its length).
     """
 
-    def __init__(self, predict: Predict, library: SampleLibrary, *, batch_size: int, threads: int,
-                 batching_timeout_us: int = 0, gather: bool = False):
-        self.predict = predict
+    def __init__(self, predict: Predict | Sequence[Predict], library: SampleLibrary, *, batch_size: int,
+                 threads: int, batching_timeout_us: int = 0, gather: bool = False):
+        self.predictors = list(predict) if isinstance(predict, (list, tuple)) else [predict] * threads
+        threads = len(self.predictors)
         self.library = library
         self.batch_size = batch_size
         self.timeout = batching_timeout_us / 1e6
@@ -191,14 +223,16 @@ class BatchingSUT:
     def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
         n = len(ids)
         try:
-            images = self.library.batch(np.fromiter(indices, dtype=np.int64, count=n))
-            bs = self.batch_size
+            inputs = self.library.batch(np.fromiter(indices, dtype=np.int64, count=n))
+            bs, predict = self.batch_size, self.predictors[slot]
             if n <= bs:
-                predictions = np.ascontiguousarray(self.predict(images), dtype="<i4")
+                predictions = np.ascontiguousarray(predict(*inputs))
             else:
                 predictions = np.ascontiguousarray(
-                    np.concatenate([self.predict(images[j:j + bs]) for j in range(0, n, bs)]), dtype="<i4")
-            base, size = predictions.ctypes.data, predictions.itemsize
+                    np.concatenate([predict(*[x[j:j + bs] for x in inputs]) for j in range(0, n, bs)]))
+            if predictions.dtype.kind in "iu" and predictions.ndim == 1:
+                predictions = predictions.astype("<i4", copy=False)  # a class id per sample
+            base, size = predictions.ctypes.data, predictions.nbytes // n
             # map() runs the loop in C: one QuerySampleResponse per sample, pointing into predictions
             responses = list(map(lg.QuerySampleResponse, ids, range(base, base + n * size, size), repeat(size, n)))
             lg.QuerySamplesComplete(responses)  # copies what it logs before returning; predictions stays alive

@@ -93,8 +93,10 @@ def quantize(spec: Mapping[str, Any], weights_dir: str | os.PathLike[str], data_
     from . import build
     from .quantize import quantize_int8, torchscript_bytes
 
+    from ..data.store import ArrayFile, load_array
+
     ids = read_calibration_list(calibration_list, spec["calibration_sha256"])
-    images, _, sample_ids = load_split(data_dir, "train")
+    sample_ids = load_array(data_dir, "train", "ids")
     row = {int(s): i for i, s in enumerate(sample_ids)}
     missing = [i for i in ids if i not in row]
     if missing:
@@ -107,7 +109,8 @@ def quantize(spec: Mapping[str, Any], weights_dir: str | os.PathLike[str], data_
         # are what runs INT8 on this CPU today, so the warnings are filtered here, once, not silenced globally.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.ao\..*")
         warnings.filterwarnings("ignore", message=r".*quantize_per_tensor.*deprecated.*")
-        scripted, record = quantize_int8(model, images[[row[i] for i in ids]])
+        # only the calibration list's samples are read from the training split
+        scripted, record = quantize_int8(model, ArrayFile(Path(data_dir) / "train_x.npy").rows([row[i] for i in ids]))
     out = Path(out_dir)
     with atomic_open(out / "model.pt") as handle:
         handle.write(torchscript_bytes(scripted))  # the same model gives the same bytes (and sha256)

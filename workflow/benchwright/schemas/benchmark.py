@@ -58,8 +58,11 @@ class DatasetFile(Spec):
 
 
 class Dataset(Spec):
+    """Either ``files`` fetched one by one (each with its sha256), or a local folder ``path`` verified against one
+    manifest (a sha256 list of every file, made by ``benchwright dataset manifest DIR``) pinned by its hash."""
+
     name: Identifier
-    """Dataset id; files land in resources/datasets/<name>/."""
+    """Dataset id; fetched files land in resources/datasets/<name>/."""
 
     licence: NonEmptyStr
     """Licence of the data, as its authors state it."""
@@ -67,8 +70,32 @@ class Dataset(Spec):
     description: str = ""
     """One line on what the data is."""
 
-    files: tuple[DatasetFile, ...] = Field(min_length=1)
-    """The files that make up the dataset."""
+    files: tuple[DatasetFile, ...] = ()
+    """The files that make up the dataset (fetched over http(s), file:// or package://)."""
+
+    path: NonEmptyStr | None = None
+    """A local folder holding the dataset, e.g. ``${BENCHWRIGHT_DATA}/imagenet/val`` (environment variables and
+    ``~`` are expanded; a relative path is relative to the working directory)."""
+
+    manifest: NonEmptyStr | None = None
+    """The folder's manifest (``<sha256>  <relative path>`` lines), relative to the benchmark file; with ``path``."""
+
+    manifest_sha256: Sha256 | None = None
+    """sha256 of the manifest file; with ``path``."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Dataset:
+        folder = (self.path, self.manifest, self.manifest_sha256)
+        if self.files and any(v is not None for v in folder):
+            raise ValueError("give either `files` or a folder (`path`, `manifest`, `manifest_sha256`), not both")
+        if not self.files and any(v is None for v in folder):
+            raise ValueError("give the dataset's `files`, or a folder: `path`, `manifest` and `manifest_sha256` "
+                             "(make the manifest with `benchwright dataset manifest DIR --out FILE`)")
+        return self
+
+    @property
+    def is_folder(self) -> bool:
+        return self.path is not None
 
     @field_validator("files")
     @classmethod
@@ -92,10 +119,15 @@ class Preprocessing(Spec):
 
 
 class Weights(Spec):
-    """Where the FP32 reference weights come from: a URL with its sha256, or the benchmark's training recipe."""
+    """Where the FP32 reference model comes from: a URL or a local path with its sha256, or the benchmark's training
+    recipe. A local path goes through the same copy + checksum step as a download."""
 
     url: str | None = Field(default=None, pattern=r"^(https?|file|package)://.+")
     """Download location of published weights."""
+
+    path: NonEmptyStr | None = None
+    """A local model file, e.g. ``${BENCHWRIGHT_MODELS}/resnet50_v1.onnx`` (environment variables and ``~`` are
+    expanded); with ``sha256``."""
 
     sha256: Sha256 | None = None
     """sha256 of the published weights."""
@@ -105,22 +137,75 @@ class Weights(Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> Weights:
-        if self.recipe is None and (self.url is None or self.sha256 is None):
-            raise ValueError("give either `recipe: reference-training` or both `url` and `sha256`")
-        if self.recipe is not None and (self.url is not None or self.sha256 is not None):
-            raise ValueError("give either `recipe` or `url`+`sha256`, not both")
+        sources = [k for k in ("recipe", "url", "path") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of `recipe: reference-training`, `url` + `sha256` or `path` + `sha256`"
+                             + (f" (found {', '.join(sources)})" if sources else ""))
+        if self.recipe is None and self.sha256 is None:
+            raise ValueError(f"`{sources[0]}` needs the model file's `sha256` (`sha256sum FILE`)")
+        if self.recipe is not None and self.sha256 is not None:
+            raise ValueError("trained weights have no published `sha256`; remove it or give `url`/`path`")
         return self
 
 
+class Backend(str, Enum):
+    """What runs the model: PyTorch in-process, or ONNX Runtime."""
+
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
+class ModelFormat(str, Enum):
+    """How the FP32 model is stored. ``state_dict``: weights of a registered architecture (``architecture``);
+    ``torchscript``: a ``torch.jit.save`` archive; ``torch_export``: a ``torch.export.save`` archive (.pt2);
+    ``onnx``: an ONNX file (onnxruntime backend)."""
+
+    state_dict = "state_dict"
+    torchscript = "torchscript"
+    torch_export = "torch_export"
+    onnx = "onnx"
+
+
+BACKEND_FORMATS = {Backend.torch: (ModelFormat.state_dict, ModelFormat.torchscript, ModelFormat.torch_export),
+                   Backend.onnxruntime: (ModelFormat.onnx,)}
+"""The model formats each backend loads."""
+
+
 class Model(Spec):
-    architecture: Identifier
-    """Model architecture registered in benchwright.models."""
+    backend: Backend = Backend.torch
+    """What runs the model."""
+
+    format: ModelFormat = ModelFormat.state_dict
+    """How the FP32 model file is stored; must be one the backend loads."""
+
+    architecture: Identifier | None = None
+    """Model architecture registered in benchwright.models (``format: state_dict``)."""
 
     parameters: dict[str, JsonScalar] = {}
     """Architecture parameters (widths, depths, classes)."""
 
     weights: Weights
-    """Source of the FP32 reference weights."""
+    """Source of the FP32 reference weights (or model file)."""
+
+    inputs: dict[Identifier, NonEmptyStr] = {}
+    """The task's inputs -> the model's input names (e.g. ``x: input_tensor:0``); unset names are the task's own.
+    Checked against the model when it loads."""
+
+    outputs: dict[Identifier, NonEmptyStr] = {}
+    """The task's outputs -> the model's output names (e.g. ``logits: softmax_tensor:0``)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Model:
+        if self.format not in BACKEND_FORMATS[self.backend]:
+            allowed = ", ".join(f.value for f in BACKEND_FORMATS[self.backend])
+            raise ValueError(f"the {self.backend.value} backend does not load `format: {self.format.value}`; use one "
+                             f"of: {allowed}")
+        if self.format is ModelFormat.state_dict and self.architecture is None:
+            raise ValueError("`format: state_dict` needs the registered `architecture` the weights belong to")
+        if self.weights.recipe is not None and self.format is not ModelFormat.state_dict:
+            raise ValueError("`weights.recipe: reference-training` trains a registered architecture: use "
+                             "`format: state_dict`")
+        return self
 
 
 class Calibration(Spec):
@@ -138,7 +223,7 @@ class Calibration(Spec):
 
 class Accuracy(Spec):
     metric: Literal["top1"]
-    """Accuracy metric computed by the accuracy script."""
+    """Accuracy metric computed by the task's accuracy script."""
 
     reference: float = Field(gt=0, le=100)
     """Accuracy of the FP32 reference model, in percent."""
@@ -253,10 +338,18 @@ class Benchmark(Spec):
             raise ValueError("`model.weights.recipe: reference-training` needs a `training` section (the recipe)")
         if self.inference and Precision.int8 in self.inference.precisions and self.calibration is None:
             raise ValueError("int8 is listed in inference.precisions but the benchmark has no `calibration` set")
+        if self.inference and Precision.int8 in self.inference.precisions \
+                and self.model.format is not ModelFormat.state_dict:
+            raise ValueError(f"int8 comes from benchwright's post-training quantization of a registered architecture "
+                             f"(`format: state_dict`); a {self.model.format.value} model cannot be quantized here: "
+                             "drop int8 from inference.precisions")
+        if self.training is not None and self.model.format is not ModelFormat.state_dict:
+            raise ValueError("training trains a registered architecture: a `training` part needs "
+                             "`model.format: state_dict`")
         return self
 
 
 __all__ = [
-    "Accuracy", "Benchmark", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
+    "BACKEND_FORMATS", "Accuracy", "Backend", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
     "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
 ]

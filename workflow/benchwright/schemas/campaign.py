@@ -113,6 +113,10 @@ class Campaign(Spec):
     accept_system_mismatch: tuple[Identifier, ...] = ()
     """SKU ids whose differences from the detected machine are accepted (recorded in every result)."""
 
+    allow_cpu_fallback: bool = False
+    """Let an accelerator SKU's onnxruntime runs put operators its execution provider cannot run on the CPU
+    (recorded in every result). Off: such a model fails to load, so no number silently comes from the CPU."""
+
     paths: Paths = Paths()
     """Where benchmark and SKU files live."""
 

@@ -3,9 +3,9 @@ how each benchmark is tuned for it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, StringConstraints, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from .base import Auto, Identifier, JsonScalar, NonEmptyStr, Precision, Scenario, Spec, SystemType
 
@@ -87,7 +87,13 @@ class Accelerators(Spec):
     """e.g. "40 MB L2 per GPU"."""
 
     vendor: Literal["none", "nvidia", "amd", "intel", "other"] = "none"
-    """Vendor; decides device requests (nvidia: CUDA device requests, `--nv` for Apptainer)."""
+    """Vendor; decides device requests (nvidia: CUDA device requests, `--nv` for Apptainer) and the devices runs
+    use (nvidia: ``cuda:<i>``, one SUT worker per accelerator)."""
+
+    mig_instances: tuple[Annotated[str, StringConstraints(pattern=r"^MIG-[0-9A-Za-z-]+$")], ...] = ()
+    """NVIDIA MIG instances to run on instead of whole GPUs, by the UUID ``nvidia-smi -L`` prints (``MIG-...``):
+    one SUT worker each. Each worker sees only its instance (``CUDA_VISIBLE_DEVICES``), as CUDA allows one MIG
+    instance per process."""
 
     @model_validator(mode="after")
     def _described(self) -> Accelerators:
@@ -95,6 +101,8 @@ class Accelerators(Spec):
             raise ValueError("a SKU with accelerators must name their `model_name` and `vendor`")
         if self.count > 0 and self.memory_capacity_gb <= 0:
             raise ValueError("a SKU with accelerators must give `memory_capacity_gb` (per accelerator)")
+        if self.mig_instances and self.vendor != "nvidia":
+            raise ValueError("`mig_instances` are NVIDIA MIG instances: they need `vendor: nvidia`")
         return self
 
 
@@ -185,6 +193,14 @@ class ScenarioTuning(Spec):
     batching_timeout_us: NonNegativeInt = 2000
     """Server: how long a partial batch may wait for more queries."""
 
+    intra_op_threads: PositiveInt | None = None
+    """Threads one model call may use (torch.set_num_threads; onnxruntime's intra_op_num_threads); unset: the
+    job's cores divided among the SUT's workers."""
+
+    inter_op_threads: PositiveInt | None = None
+    """Threads running independent operators of one call in parallel (onnxruntime's inter_op_num_threads, which
+    then uses its parallel execution mode); unset: 1."""
+
 
 class TrainingTuning(Spec):
     hyperparameters: dict[str, JsonScalar] = {}
@@ -197,6 +213,14 @@ class BenchmarkTuning(Spec):
 
     training: TrainingTuning | None = None
     """Training tuning."""
+
+
+class OnnxRuntime(Spec):
+    """How the onnxruntime backend runs on this SKU."""
+
+    provider: Literal["auto", "cpu", "cuda", "tensorrt"] = "auto"
+    """Execution provider: ``auto`` is CUDA on an NVIDIA SKU and the CPU elsewhere; ``tensorrt`` builds TensorRT
+    engines (CUDA for what TensorRT does not take)."""
 
 
 class System(Spec):
@@ -242,6 +266,9 @@ class System(Spec):
     slurm: Slurm = Slurm()
     """Where the SKU's nodes are on a Slurm cluster, and what its jobs ask for (used by the slurm profile)."""
 
+    onnxruntime: OnnxRuntime = OnnxRuntime()
+    """Execution provider of the onnxruntime backend."""
+
     tuning: dict[Identifier, BenchmarkTuning] = {}
     """Per-benchmark tuning, keyed by benchmark name."""
 
@@ -257,6 +284,6 @@ class System(Spec):
 
 
 __all__ = [
-    "Accelerators", "BenchmarkTuning", "Container", "Host", "ScenarioTuning", "Slurm", "Software", "System",
+    "Accelerators", "BenchmarkTuning", "Container", "Host", "OnnxRuntime", "ScenarioTuning", "Slurm", "Software", "System",
     "TrainingTuning",
 ]
