@@ -260,10 +260,20 @@ def _launch_torchrun(world_size: int, argv: list[str]) -> int:
 
 
 def _train_distributed(spec, args: argparse.Namespace) -> int:
+    import os
+
     import torch.distributed as dist
 
     from .training.run import training_run
 
+    from .devices import require_device, training_device
+
+    device = training_device(spec.backend, int(os.environ.get("LOCAL_RANK", "0")))
+    require_device(device, sku=spec.system)
+    if device != "cpu":
+        import torch
+
+        torch.cuda.set_device(device)  # NCCL reduces tensors on the rank's own GPU
     dist.init_process_group(backend=spec.backend)
     try:
         training_run(spec, args.data, args.out, rank=dist.get_rank(), world_size=dist.get_world_size(),

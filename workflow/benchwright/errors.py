@@ -82,13 +82,13 @@ def format_loc(loc: Iterable[Any]) -> str:
     return out
 
 
-def _unwrap(annotation: Any) -> list[Any]:
+def unwrap_annotation(annotation: Any) -> list[Any]:
     """The concrete types an annotation may hold (Optional/Union/Annotated stripped)."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        return unwrap_annotation(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
-        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+        return [t for arg in typing.get_args(annotation) for t in unwrap_annotation(arg)]
     return [annotation]
 
 
@@ -97,7 +97,7 @@ def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | N
     current: Any = model
     for part in loc:
         nxt = None
-        for cand in _unwrap(current):
+        for cand in unwrap_annotation(current):
             origin = typing.get_origin(cand)
             if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(part, str):
                 field = cand.model_fields.get(part)
@@ -111,7 +111,7 @@ def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | N
         if nxt is None:
             return None
         current = nxt
-    for cand in _unwrap(current):
+    for cand in unwrap_annotation(current):
         if isinstance(cand, type) and issubclass(cand, BaseModel):
             return cand
     return None

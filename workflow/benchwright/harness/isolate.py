@@ -69,7 +69,10 @@ def run_model(spec: Any, model_dir: str, data_dir: str, run_dir: str, audit: str
     from .workload import load_workload
 
     work = load_workload(spec, model_dir, data_dir)
-    predictors = work.predictors if wrap_predictor is None else [wrap_predictor(p) for p in work.predictors]
+    predictors = work.predictors
+    if wrap_predictor is not None:  # one wrapper per model replica, shared by the workers that share the replica
+        wrapped = {id(p): wrap_predictor(p) for p in dict.fromkeys(predictors)}
+        predictors = [wrapped[id(p)] for p in predictors]
     outcome = run_loadgen(spec, predictors, work.samples, run_dir, audit_config=audit)
     outcome.backend = work.backend
     return outcome

@@ -185,6 +185,7 @@ def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | 
     (bisection under the Offline throughput), SingleStream/MultiStream's expected latency (one run)."""
     import tempfile
 
+    from .isolate import run_isolated
     from .logs import read_run
 
     scratch = Path(work_dir or tempfile.mkdtemp(prefix="benchwright-ranging-"))

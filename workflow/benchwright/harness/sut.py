@@ -223,13 +223,13 @@ class BatchingSUT:
     def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
         n = len(ids)
         try:
-            inputs = self.library.batch(np.fromiter(indices, dtype=np.int64, count=n))
-            bs, predict = self.batch_size, self.predictors[slot]
+            rows = np.fromiter(indices, dtype=np.int64, count=n)
+            bs, predict, batch = self.batch_size, self.predictors[slot], self.library.batch
             if n <= bs:
-                predictions = np.ascontiguousarray(predict(*inputs))
-            else:
+                predictions = np.ascontiguousarray(predict(*batch(rows)))
+            else:  # gathered one model batch at a time: a copy of the whole item would leave the CPU cache
                 predictions = np.ascontiguousarray(
-                    np.concatenate([predict(*[x[j:j + bs] for x in inputs]) for j in range(0, n, bs)]))
+                    np.concatenate([predict(*batch(rows[j:j + bs])) for j in range(0, n, bs)]))
             if predictions.dtype.kind in "iu" and predictions.ndim == 1:
                 predictions = predictions.astype("<i4", copy=False)  # a class id per sample
             base, size = predictions.ctypes.data, predictions.nbytes // n

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..devices import place
+
 SUPPORTED_HYPERPARAMETERS = {
     "global_batch_size", "opt_base_learning_rate", "opt_momentum", "opt_weight_decay",
     "opt_learning_rate_warmup_epochs",
@@ -76,11 +78,12 @@ def make_optimizer(name: str, model: nn.Module, hp: Mapping[str, Any]) -> torch.
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512, device: str = "cpu") -> float:
     model.eval()
     correct = 0
     for i in range(0, len(x), batch):
-        correct += int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum())
+        pred = model(place(x[i:i + batch], device)).argmax(1)
+        correct += int((pred == place(y[i:i + batch], device)).sum())
     return correct / len(x)
 
 
@@ -91,13 +94,14 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
           on_epoch_end: Callable[[EpochStats], None] | None = None,
           on_epoch_stop: Callable[[int], None] | None = None,
           on_eval_start: Callable[[int], None] | None = None,
-          threads: int | None = None, rank: int = 0, world_size: int = 1) -> TrainResult:
+          threads: int | None = None, rank: int = 0, world_size: int = 1, device: str = "cpu") -> TrainResult:
     """Train until ``quality_target`` (a fraction) is reached on the evaluation set, or ``max_epochs``.
 
     Hooks, in MLPerf's order per epoch: on_epoch_start(epoch), training, on_epoch_stop(epoch),
     on_eval_start(epoch), evaluation, on_epoch_end(stats). With ``world_size`` > 1 (torch.distributed already
     initialised), every rank takes its share of each global batch and DDP averages the gradients; every rank
-    evaluates, so all ranks stop at the same epoch.
+    evaluates, so all ranks stop at the same epoch. ``device``: where the model and every batch live (the rank's
+    GPU for NCCL, which reduces CUDA tensors only).
     """
     unknown = sorted(set(hyperparameters) - SUPPORTED_HYPERPARAMETERS)
     if unknown:
@@ -111,9 +115,10 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
         ex = torch.from_numpy(np.ascontiguousarray(eval_xy[0]))
         ey = torch.from_numpy(np.ascontiguousarray(eval_xy[1]))
         gen = torch.Generator().manual_seed(seed)  # the same permutation on every rank
+        model.to(device)
         net: nn.Module = model
         if world_size > 1:
-            net = nn.parallel.DistributedDataParallel(model)
+            net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device != "cpu" else None)
         opt = make_optimizer(optimizer, model, hyperparameters)
         base_lrs = [g["lr"] for g in opt.param_groups]
         steps_per_epoch = math.ceil(len(x) / batch)
@@ -137,7 +142,7 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
                     continue  # a last global batch too small to give every rank a sample
                 idx = global_idx[rank::world_size]
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(net(x[idx]), y[idx])
+                loss = loss_fn(net(place(x[idx], device)), place(y[idx], device))
                 loss.backward()
                 opt.step()
                 total += loss.detach().item() * len(idx) * world_size
@@ -147,13 +152,13 @@ def train(model: nn.Module, train_xy: tuple[np.ndarray, np.ndarray], eval_xy: tu
                 continue
             if on_eval_start:
                 on_eval_start(epoch)
-            accuracy = evaluate(model, ex, ey)
+            accuracy = evaluate(model, ex, ey, device=device)
             if world_size > 1:
                 # BatchNorm buffers drift per rank after the last broadcast, so ranks could disagree on whether
                 # the target is reached and stop at different epochs (a hang): every rank takes rank 0's answer.
                 import torch.distributed as dist
 
-                shared = torch.tensor([accuracy], dtype=torch.float64)
+                shared = torch.tensor([accuracy], dtype=torch.float64, device=device)
                 dist.broadcast(shared, src=0)
                 accuracy = float(shared.item())
             stats = EpochStats(epoch, total / len(x), accuracy)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..errors import _unwrap
+from ..errors import unwrap_annotation
 from . import EXPORTED
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -26,7 +26,7 @@ def json_schemas() -> dict[str, str]:
 
 def _type_name(annotation: Any) -> str:
     parts = []
-    for t in _unwrap(annotation):
+    for t in unwrap_annotation(annotation):
         origin = typing.get_origin(t)
         if t is type(None):
             parts.append("null")
@@ -55,7 +55,7 @@ def _models_in(model: type[BaseModel], seen: dict[str, type[BaseModel]]) -> None
     for field in model.model_fields.values():
         stack = [field.annotation]
         while stack:
-            for t in _unwrap(stack.pop()):
+            for t in unwrap_annotation(stack.pop()):
                 if isinstance(t, type) and issubclass(t, BaseModel):
                     _models_in(t, seen)
                 else:

@@ -32,7 +32,7 @@ from ..errors import BenchwrightError
 from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staged_file,
                       staging_dir)
 from ..sysdesc import inference_description, training_description
-from .inference import _need, assemble_inference
+from .inference import need_input, assemble_inference
 from .provenance import write_provenance
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
 from .training import assemble_training
@@ -93,7 +93,7 @@ def _copy_campaign(files: tuple[str, ...], dest: Path) -> None:
         src = Path(rel)
         target = dest / (src.name if src.is_absolute() or ".." in src.parts else rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_need(src, "a file of the campaign"), target)
+        shutil.copyfile(need_input(src, "a file of the campaign"), target)
 
 
 # --- manifest and tarball ---------------------------------------------------------------------------------
@@ -157,8 +157,8 @@ def system_descriptions(spec: BundleSpec) -> tuple[dict[str, dict[str, str]], di
     """systems/<sku>.json for inference and for training, from each SKU file and its detected facts."""
     inference, training = {}, {}
     for sku, entry in spec.systems.items():
-        system = load_system_file(_need(Path(entry.file), "the SKU's description"))
-        effective = json.loads(_need(Path(entry.detected), "the SKU's detected facts").read_text())["effective"]
+        system = load_system_file(need_input(Path(entry.file), "the SKU's description"))
+        effective = json.loads(need_input(Path(entry.detected), "the SKU's detected facts").read_text())["effective"]
         inference[sku] = inference_description(system, effective, division=spec.division, submitter=spec.submitter)
         training[sku] = training_description(system, effective, division=spec.division, submitter=spec.submitter)
     return inference, training
@@ -245,7 +245,7 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
         inference_root = org.relative_to(staging).as_posix() if org else None
         training_root = None
         for entry in spec.training:
-            logs = [_need(Path(r) / "result.txt", "a training run's MLPerf log") for r in entry.runs]
+            logs = [need_input(Path(r) / "result.txt", "a training run's MLPerf log") for r in entry.runs]
             org_t = assemble_training(staging / "training", submitter=spec.submitter, system=entry.system,
                                       system_description=sys_training[entry.system],
                                       benchmark=entry.tree_benchmark, result_logs=logs,

@@ -33,7 +33,7 @@ class AssemblyError(BenchwrightError):
     """A result the bundle needs is missing or unusable; the message names the file and the rule that makes it."""
 
 
-def _need(path: Path, what: str) -> Path:
+def need_input(path: Path, what: str) -> Path:
     if not path.is_file() or path.stat().st_size == 0:
         state = "is empty" if path.is_file() else "is missing"
         raise AssemblyError(f"benchwright: {path} {state}; the bundle needs it ({what}).\n"
@@ -43,7 +43,7 @@ def _need(path: Path, what: str) -> Path:
 
 def _copy(src: Path, dst: Path, what: str) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_need(src, what), dst)
+    shutil.copyfile(need_input(src, what), dst)
 
 
 def _metric(run) -> str:
@@ -106,12 +106,12 @@ def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit
         _copy(perf_dir / name, out / "performance" / "run_1" / name, "the performance run's LoadGen log")
         _copy(acc_dir / name, out / "accuracy" / name, "the accuracy run's LoadGen log")
     _copy(perf_dir / "user.conf", out / "user.conf", "the LoadGen overrides of the performance run")
-    accuracy_txt = _need(run / "accuracy.txt", "the accuracy script's output; run its accuracy_check rule")
+    accuracy_txt = need_input(run / "accuracy.txt", "the accuracy script's output; run its accuracy_check rule")
     shutil.copyfile(accuracy_txt, out / "accuracy" / "accuracy.txt")
-    truncate_accuracy_log(_need(acc_dir / ACCURACY_LOG, "the accuracy run's log"), out / "accuracy" / ACCURACY_LOG)
+    truncate_accuracy_log(need_input(acc_dir / ACCURACY_LOG, "the accuracy run's log"), out / "accuracy" / ACCURACY_LOG)
     for test in entry.compliance_tests:
         src = run / test
-        _need(src / "verify_performance.txt", f"the {test} compliance test's verdict")
+        need_input(src / "verify_performance.txt", f"the {test} compliance test's verdict")
         shutil.copytree(src, out / test, ignore=shutil.ignore_patterns(".snakemake_timestamp"))
         log = out / test / "accuracy" / ACCURACY_LOG
         if log.exists():

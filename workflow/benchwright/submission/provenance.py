@@ -18,7 +18,7 @@ from pathlib import Path
 from ..config import load_system_file
 from ..fsutil import atomic_write_json, sha256_file
 from ..provenance import inference_provenance, training_provenance
-from .inference import _need
+from .inference import need_input
 from .spec import BundleSpec, Evidence
 
 FOLDER = "provenance"
@@ -43,7 +43,7 @@ def _evidence(root: Path, benchmark: str, evidence: Evidence, inference_root: st
             continue
         target = folder / name
         if not target.exists():
-            shutil.copyfile(_need(Path(src), f"the provenance of {benchmark}"), target)
+            shutil.copyfile(need_input(Path(src), f"the provenance of {benchmark}"), target)
         out[key] = target.relative_to(root).as_posix()
     out["calibration_list"] = None
     if evidence.calibration_list and inference_root:
@@ -61,10 +61,10 @@ def write_provenance(root: Path, spec: BundleSpec, inference_root: str | None, t
         result = f"{inference_root}/results/{e.system}/{e.model}/{e.scenario.value}"
         record = inference_provenance(
             run=e.run, system=systems[e.system], precision=e.precision.value,
-            data_manifest=_need(Path(e.evidence.data_manifest), "the preprocessing manifest"),
-            fp32_record=_need(Path(e.evidence.fp32_record), "the FP32 weights' record") if e.evidence.fp32_record
+            data_manifest=need_input(Path(e.evidence.data_manifest), "the preprocessing manifest"),
+            fp32_record=need_input(Path(e.evidence.fp32_record), "the FP32 weights' record") if e.evidence.fp32_record
             else None, weights_sha256=e.evidence.weights_sha256,
-            calibration=_need(Path(e.evidence.calibration), "the INT8 calibration record") if e.evidence.calibration
+            calibration=need_input(Path(e.evidence.calibration), "the INT8 calibration record") if e.evidence.calibration
             else None)
         record["result"] = {"path": result, "system": e.system, "benchmark": e.benchmark, "model": e.model,
                             "precision": e.precision.value, "scenario": e.scenario.value}
@@ -78,7 +78,7 @@ def write_provenance(root: Path, spec: BundleSpec, inference_root: str | None, t
         for i, run in enumerate(e.runs):
             result = f"{results}/result_{i}.txt"
             record = training_provenance(run=run, system=systems[e.system],
-                                         data_manifest=_need(Path(e.evidence.data_manifest), "the preprocessing manifest"))
+                                         data_manifest=need_input(Path(e.evidence.data_manifest), "the preprocessing manifest"))
             record["result"] = {"path": result, "system": e.system, "benchmark": e.benchmark, "run": i}
             record["files"] = {result: sha256_file(root / result)}
             record["evidence"] = _evidence(root, e.benchmark, e.evidence, None, spec.config_files)

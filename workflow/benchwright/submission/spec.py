@@ -116,7 +116,7 @@ def _snakemake(config_files: Sequence[str], targets: Sequence[str]) -> str:
 
 def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
     """The bundle of a campaign (`plan`: benchwright.config.Plan; `campaign_files`: its config files in order)."""
-    from ..config import model_dir
+    from ..paths import MODEL_FILES, model_dir
     from ..errors import display_path
 
     c, rules = plan.campaign, plan.rules
@@ -137,7 +137,8 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
         measurements = {
             "input_data_types": "fp32",
             "retraining": "no",
-            "starting_weights_filename": weights.url.rsplit("/", 1)[-1] if weights.url else "weights.pt",
+            "starting_weights_filename": (weights.url or weights.path or "").rsplit("/", 1)[-1]
+            or MODEL_FILES[bench.model.format],
             "weight_data_types": prec,
             "weight_transformations": (
                 f"post-training static quantization (per-tensor int8), calibrated on the fixed set "
@@ -156,8 +157,8 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             f"benchwright loadgen --spec {shlex.quote(acc)} --model {model} --data results/data/{job.benchmark}"
             f" --detected {detected} --out {run}/accuracy",
             f"benchwright accuracy --run {run}/accuracy --data results/data/{job.benchmark} --benchmark"
-            f" {job.benchmark} --reference {bench.accuracy.reference} --target-fraction"
-            f" {bench.accuracy.target_fraction} --out {run}/accuracy.txt",
+            f" {job.benchmark} --task {bench.task.value} --metric {bench.accuracy.metric} --reference"
+            f" {bench.accuracy.reference} --target-fraction {bench.accuracy.target_fraction} --out {run}/accuracy.txt",
         )
         cal = bench.calibration if quantized else None
         evidence = Evidence(

@@ -18,6 +18,7 @@ from typing import Any
 from ..data.preprocess import load_split
 from ..fsutil import atomic_write_json, sha256_file, staging_dir
 from ..harness.steps import execution_context
+from ..devices import training_device
 from .spec import TrainingRunSpec
 
 LOG_NAME = "result.txt"
@@ -106,7 +107,8 @@ def training_run(spec: TrainingRunSpec, data_dir: str | os.PathLike[str], out_di
                        max_epochs=spec.max_epochs, quality_target=spec.quality_target,
                        eval_interval=spec.eval_interval_epochs, on_epoch_start=epoch_start,
                        on_epoch_stop=epoch_stop, on_eval_start=eval_start, on_epoch_end=epoch_end,
-                       threads=spec.threads, rank=rank, world_size=world_size)
+                       threads=spec.threads, rank=rank, world_size=world_size,
+                       device=training_device(spec.backend, int(os.environ.get("LOCAL_RANK", rank))))
         status = C.SUCCESS if result.reached_target_at is not None else C.ABORTED
         ml.end(key=C.RUN_STOP, metadata={C.STATUS: status})
     except BaseException:

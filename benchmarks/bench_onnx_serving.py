@@ -1,0 +1,253 @@
+"""onnx_serving: what serving an ONNX model through LoadGen and benchwright's SUT costs against running it in a
+plain onnxruntime loop.
+
+Nothing here needs the campaign: a fresh process writes a random-weight classifier with
+``benchwright.fixtures.onnx_classifier`` (input ``input`` float32 [N, 3, 64, 64], output ``logits`` [N, 1000])
+and a validation split of generated float32 samples (``np.random.default_rng``) into the measurement's scratch
+folder, laid out as the DAG's preprocessing lays it out (``val_x.npy``, ``val_y.npy``, ``val_ids.npy``).
+
+Variant: the model through ``run_loadgen`` in Offline, performance mode, loaded as the DAG's ``loadgen`` step
+loads it (``harness.workload.load_workload``, onnxruntime backend): batch 32, 2 SUT workers sharing one
+InferenceSession with 1 intra-op and 1 inter-op thread, samples read from the split on disk by the sample library
+(1,024 of them). Baselines, in one fresh process per repeat, no LoadGen: a plain ``onnxruntime.InferenceSession``
+of the same file (default options but for the thread counts), batch 32, as many samples as the LoadGen run
+issued, batches as contiguous slices of the whole split loaded into memory, each answered with its classes
+(argmax, as the SUT's response is):
+
+- "plain ORT loop, 2 threads x 1 intra-op thread": the SUT's own parallelism without LoadGen, queues or gathers -
+  the apples-to-apples baseline (same batch, same Python threads on one shared session, same intra/inter-op
+  threads); the target applies to it;
+- "plain ORT loop, 1 thread x 2 intra-op threads": the obvious plain-onnxruntime way to use both cores; target
+  applies too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+from common import Context, Row, Target, compare, foreign_note, in_fresh_process, interleaved, register, \
+    summarize_run
+from model_runs import OFFLINE_MARGIN, _run_threads
+
+NAME = "onnx_serving"
+TARGET = Target(">=", 0.90)
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+INPUT_SHAPE = (3, 64, 64)
+CLASSES = 1000
+SAMPLES = 2048
+"""Validation samples generated (48 KiB each: 96 MiB); the SUT's sample library loads 1,024 of them."""
+BATCH, WORKERS, INTRA, INTER = 32, 2, 1, 1
+PERFORMANCE_SAMPLE_COUNT = 1024
+CONFIGS = [(2, 1, True), (1, 2, True)]  # (python threads, intra-op threads, target applies)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fresh processes
+
+
+def prepare(folder: str) -> dict[str, Any]:
+    """Write ``folder/model/model.onnx`` (the fixture) and ``folder/data/val_{x,y,ids}.npy`` (generated samples,
+    written in chunks); return the paths and the model's sha256."""
+    import numpy as np
+
+    from benchwright.fixtures import onnx_classifier
+
+    root = Path(folder)
+    model_dir, data_dir = root / "model", root / "data"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    info = onnx_classifier(model_dir / "model.onnx", input_name=INPUT_NAME, input_shape=INPUT_SHAPE,
+                           output_name=OUTPUT_NAME, classes=CLASSES, seed=0, overwrite=True)
+    rng = np.random.default_rng(0)
+    x = np.lib.format.open_memmap(data_dir / "val_x.npy", mode="w+", dtype=np.float32, shape=(SAMPLES, *INPUT_SHAPE))
+    for i in range(0, SAMPLES, 256):
+        x[i:i + 256] = rng.standard_normal((min(256, SAMPLES - i), *INPUT_SHAPE), dtype=np.float32)
+    x.flush()
+    del x
+    np.save(data_dir / "val_y.npy", rng.integers(0, CLASSES, SAMPLES, dtype=np.int64))
+    np.save(data_dir / "val_ids.npy", np.arange(SAMPLES, dtype=np.int64))
+    return {"model_dir": str(model_dir), "data_dir": str(data_dir), "sha256": info.sha256}
+
+
+def _spec(spec_data: dict[str, Any]):
+    from benchwright.harness.spec import RunSpec
+
+    return RunSpec.model_validate(spec_data)
+
+
+def probe(spec_data: dict[str, Any], model_dir: str, data_dir: str, seconds: float = 0.25,
+          windows: int = 3) -> dict[str, Any]:
+    """A rough throughput of the workload's predictors (the SUT's workers calling them directly on contiguous
+    batches; the best of a few short windows) to size LoadGen's expected QPS."""
+    import numpy as np
+
+    from benchwright.harness.workload import load_workload
+
+    spec = _spec(spec_data)
+    work = load_workload(spec, model_dir, data_dir)
+    x = np.ascontiguousarray(work.samples.arrays["x"].all())
+    batches = [x[i:i + spec.batch_size] for i in range(0, len(x) - spec.batch_size + 1, spec.batch_size)]
+    predictors = work.predictors
+
+    def rate(window: float) -> float:
+        done = [0] * len(predictors)
+        stop_at = time.perf_counter() + window
+
+        def loop(k: int) -> None:
+            i = k
+            while time.perf_counter() < stop_at:
+                predictors[k](batches[i % len(batches)])
+                done[k] += spec.batch_size
+                i += len(predictors)
+
+        elapsed = _run_threads(loop, len(predictors))
+        return sum(done) / elapsed
+
+    rate(0.2)  # warm-up
+    best = max(rate(seconds) for _ in range(windows))
+    work.samples.close()
+    return {"rate_estimate": best, "backend": work.backend, "samples": len(x)}
+
+
+def sut_run(spec_data: dict[str, Any], model_dir: str, data_dir: str, out_dir: str) -> dict[str, Any]:
+    """One LoadGen run of the ONNX model through benchwright's SUT, loaded by load_workload (one predictor per
+    worker, the split on disk for the sample library)."""
+    from benchwright.harness.run import run_loadgen
+    from benchwright.harness.workload import load_workload
+
+    spec = _spec(spec_data)
+    work = load_workload(spec, model_dir, data_dir)
+    outcome = run_loadgen(spec, work.predictors, work.samples, out_dir, emit=lambda message: None)
+    work.samples.close()
+    return summarize_run(out_dir) | {"batches": outcome.batches, "wall_s": outcome.wall_s, "backend": work.backend}
+
+
+def _timed_loop(session, batches, samples: int, python_threads: int) -> dict[str, Any]:
+    """``samples`` samples (rounded up to whole batches) through ``session`` from ``python_threads`` threads taking
+    the next contiguous batch from a shared counter (dynamic balancing, like the SUT's work queue); warmed up first
+    (untimed). Each batch is answered with its classes (argmax), as the SUT answers LoadGen."""
+    run = session.run
+    outputs = [OUTPUT_NAME]
+    for b in batches[:8]:
+        run(outputs, {INPUT_NAME: b})[0].argmax(axis=1)
+    bs = len(batches[0])
+    n_batches = max(python_threads, -(-samples // bs))
+    counter = itertools.count()  # next() on itertools.count is atomic under the GIL
+
+    def loop(_k: int) -> None:
+        while (j := next(counter)) < n_batches:
+            run(outputs, {INPUT_NAME: batches[j % len(batches)]})[0].argmax(axis=1)
+
+    elapsed = _run_threads(loop, python_threads)
+    return {"samples": n_batches * bs, "seconds": elapsed, "samples_per_s": n_batches * bs / elapsed}
+
+
+def plain_loops_run(model_file: str, data_dir: str, batch_size: int, samples: int,
+                    configs: list[tuple[int, int]]) -> dict[str, Any]:
+    """The model in a plain onnxruntime InferenceSession per (python threads, intra-op threads) in ``configs``, in
+    order: no LoadGen, no benchwright; the whole split in memory, contiguous batches round-robin."""
+    import numpy as np
+    import onnxruntime as ort
+
+    x = np.ascontiguousarray(np.load(Path(data_dir) / "val_x.npy"))
+    batches = [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
+    results = []
+    for python_threads, intra in configs:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra
+        options.inter_op_num_threads = INTER
+        session = ort.InferenceSession(model_file, sess_options=options, providers=["CPUExecutionProvider"])
+        result = _timed_loop(session, batches, samples, python_threads)
+        results.append({"python_threads": python_threads, "intra_op_threads": intra, **result})
+        del session
+    return {"loops": results, "onnxruntime": ort.__version__}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parent side
+
+
+def onnx_spec(min_duration_ms: int, expected_qps: float | None = None) -> dict[str, Any]:
+    """The RunSpec of the variant as JSON-able data (built here, not from the campaign: nothing needs it to run)."""
+    from benchwright.backends import ModelSpec
+    from benchwright.harness.spec import RunSpec
+
+    model = ModelSpec(task="image_classification", backend="onnxruntime", format="onnx",
+                      inputs={"x": INPUT_NAME}, outputs={"logits": OUTPUT_NAME},
+                      intra_op_threads=INTRA, inter_op_threads=INTER)
+    spec = RunSpec(benchmark="onnx-fixture", system="cpu-host", loadgen_model="resnet50", scenario="Offline",
+                   mode="performance", precision="fp32", run_mode="smoke", model=model, batch_size=BATCH,
+                   threads=WORKERS, expected_qps=expected_qps, performance_sample_count=PERFORMANCE_SAMPLE_COUNT,
+                   min_duration_ms=min_duration_ms)
+    return spec.model_dump(mode="json")
+
+
+def _label(p: int, t: int) -> str:
+    return f"plain ORT loop, {p} thread{'s' if p > 1 else ''} x {t} intra-op thread{'s' if t > 1 else ''}"
+
+
+@register(NAME, order=32, description="ONNX model (onnxruntime backend) through the SUT (Offline) vs a plain "
+                                      "onnxruntime InferenceSession loop (same batch size and threads, no LoadGen)")
+def onnx_serving(ctx: Context) -> list[Row]:
+    import shutil
+
+    folder = ctx.scratch("fixture")
+    try:
+        return _measure(ctx, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _measure(ctx: Context, folder: Path) -> list[Row]:
+    made = in_fresh_process(prepare, str(folder))
+    model_dir, data_dir = made["model_dir"], made["data_dir"]
+    model_file = str(Path(model_dir) / "model.onnx")
+    ctx.header.append(f"Model onnx_serving: `benchwright.fixtures.onnx_classifier` input {list(INPUT_SHAPE)}, "
+                      f"{CLASSES} classes, seed 0, sha256 {made['sha256'][:16]}…")
+    min_ms = ctx.settings["offline_min_duration_ms"]
+    probed = in_fresh_process(probe, onnx_spec(min_ms), model_dir, data_dir)
+    ctx.record(label="probe", **probed)
+    ctx.emit(f"probe: ~{probed['rate_estimate']:,.0f} samples/s ({WORKERS} workers calling the predictor)")
+    spec = onnx_spec(min_ms, expected_qps=round(probed["rate_estimate"] * OFFLINE_MARGIN))
+    # The plain loops process as many samples as the LoadGen run issued; until the first SUT run has told, the
+    # same estimate LoadGen makes.
+    estimate = int(spec["expected_qps"] * spec["min_duration_ms"] / 1000 * 1.1)
+    sut_runs: list[dict[str, Any]] = []
+    plain: dict[tuple[int, int], list[float]] = {(p, t): [] for p, t, _ in CONFIGS}
+    loop_runs: list[dict[str, Any]] = []
+
+    def sut(i: int) -> float:
+        result = in_fresh_process(sut_run, spec, model_dir, data_dir, str(ctx.scratch(f"sut-r{i}")))
+        ctx.record(label=f"sut-r{i}", **result)
+        sut_runs.append(result)
+        ctx.emit(f"SUT repeat {i}: {result['metric']:,.0f} samples/s over {result['samples']:,} samples, "
+                 f"{result['validity']}")
+        return result["metric"]
+
+    def loops(i: int) -> float:
+        order = [(p, t) for p, t, _ in CONFIGS]
+        order = order[i % len(order):] + order[:i % len(order)]  # rotate, so no config always runs first
+        samples = sut_runs[0]["samples"] if sut_runs else estimate
+        wrapped = in_fresh_process(plain_loops_run, model_file, data_dir, BATCH, samples, order)
+        loop_runs.append(wrapped)
+        for r in wrapped["loops"]:
+            ctx.record(label=f"plain-r{i}", **r)
+            plain[(r["python_threads"], r["intra_op_threads"])].append(r["samples_per_s"])
+        ctx.emit(f"plain loops repeat {i}: " + ", ".join(
+            f"{r['python_threads']}x{r['intra_op_threads']}: {r['samples_per_s']:,.0f}" for r in wrapped["loops"]))
+        return 0.0
+
+    values, _ = interleaved(ctx, sut, loops)
+    valid = f"{sum(r['valid'] for r in sut_runs)}/{len(sut_runs)}"
+    backend = sut_runs[0].get("backend", {})
+    return [compare(NAME, "onnx fp32 through the SUT", "Offline throughput", "samples/s", values, plain[(p, t)],
+                    baseline=_label(p, t), target=TARGET if has_target else None, valid=valid,
+                    notes=f"fixture classifier {list(INPUT_SHAPE)} -> {CLASSES}, onnxruntime "
+                          f"{backend.get('onnxruntime', '?')}; batch {BATCH}, SUT {WORKERS} workers x "
+                          f"{INTRA} intra-op / {INTER} inter-op thread; expected QPS {spec['expected_qps']:,.0f}, "
+                          f"{sut_runs[0]['samples']:,} samples per run; "
+                          + foreign_note(sut_runs + loop_runs))
+            for p, t, has_target in CONFIGS]
