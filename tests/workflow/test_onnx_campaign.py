@@ -72,7 +72,8 @@ def write_onnx_campaign(workdir: Path, data_root: Path) -> dict:
     campaign = {"name": "onnx-fixture", "submitter": "benchwright", "division": "open", "mlperf_version": "6.1",
                 "mode": "smoke", "seed": 0,
                 "benchmarks": {BENCH: {"systems": ["cpu-host"], "scenarios": SCENARIOS, "precisions": ["fp32"]}}}
-    (workdir / "onnx-campaign.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
+    # the working directory's own campaign file (a --configfile would extend the default campaign, not replace it)
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     return {"folder": folder, "model": model, "manifest": manifest}
 
 
@@ -85,7 +86,7 @@ def onnx_campaign(tmp_path_factory: pytest.TempPathFactory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        proc = snakemake(workdir, "--cores", "2", "--configfile", "onnx-campaign.yaml", timeout=1500)
+        proc = snakemake(workdir, "--cores", "2", timeout=1500)
     finally:
         for k, v in old.items():
             if v is None:
@@ -132,7 +133,6 @@ def test_a_changed_dataset_file_stops_the_preprocessing_naming_it(onnx_campaign,
     """The same benchmark after one image changed: the data step fails naming the file; nothing is written."""
     work = tmp_path / "work"
     shutil.copytree(onnx_campaign["workdir"] / "config", work / "config")
-    shutil.copy(onnx_campaign["workdir"] / "onnx-campaign.yaml", work)
     data_root = tmp_path / "data"
     shutil.copytree(Path(onnx_campaign["env"]["BENCHWRIGHT_TEST_DATA"]), data_root)
     victim = data_root / "imagenet/val/ILSVRC2012_val_00000007.JPEG"
@@ -140,8 +140,7 @@ def test_a_changed_dataset_file_stops_the_preprocessing_naming_it(onnx_campaign,
     os.environ["BENCHWRIGHT_TEST_DATA"] = str(data_root)
     os.environ["BENCHWRIGHT_TEST_MODELS"] = str(data_root / "models")
     try:
-        proc = snakemake(work, "--cores", "1", "--configfile", "onnx-campaign.yaml", f"results/data/{BENCH}",
-                         check=False)
+        proc = snakemake(work, "--cores", "1", f"results/data/{BENCH}", check=False)
     finally:
         os.environ.pop("BENCHWRIGHT_TEST_DATA", None)
         os.environ.pop("BENCHWRIGHT_TEST_MODELS", None)
