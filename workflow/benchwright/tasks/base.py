@@ -76,10 +76,6 @@ class Task(ABC):
     def score(self, entries: list[dict[str, Any]], data_dir: str | os.PathLike[str], metric: str) -> Score:
         """The accuracy script: score LoadGen's accuracy log entries against the validation split's labels."""
 
-    def response_bytes(self, example_outputs: Sequence[np.ndarray]) -> int:
-        rows = self.respond(example_outputs)
-        return rows[0].nbytes if len(rows) else 0
-
 
 def read_labels(data_dir: str | os.PathLike[str], name: str) -> np.ndarray:
     return np.load(Path(data_dir) / f"val_{name}.npy", allow_pickle=False)
