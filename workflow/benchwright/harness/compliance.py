@@ -42,7 +42,9 @@ import numpy as np
 
 from ..errors import BenchwrightError
 from ..fsutil import atomic_write_json, atomic_write_text, sha256_bytes, staging_dir
+from ..schemas.base import Scenario
 from .isolate import FORKSERVER_PRELOAD, run_isolated
+from .scenarios import policy
 from .spec import RunSpec
 
 RECORD_VERSION = 1
@@ -62,7 +64,9 @@ with the value of its official file; the target is sized to the model's performa
 TEST04_SAME_INDEX = 3
 """``performance_issue_same_index`` of the official TEST04 audit.config: the sample LoadGen issues over and over."""
 
-TEST04_SCENARIOS = ("MultiStream", "Offline", "SingleStream", "Server")
+TEST04_ORDER = (Scenario.MultiStream, Scenario.Offline, Scenario.SingleStream, Scenario.Server)
+"""The order of the scenario blocks in the official TEST04 audit.config."""
+TEST04_SCENARIOS = tuple(s.value for s in TEST04_ORDER if policy(s).test04)
 
 TEST04_EXTRA: dict[str, tuple[str, ...]] = {
     "stable-diffusion-xl": ("Offline.min_query_count = 500",),
@@ -77,8 +81,8 @@ TEST04_EXEMPT = frozenset({"rnnt", "bert", "bert-99", "bert-99.9", "dlrm-v2", "d
 PERF_THRESHOLD = 0.10
 """Both tests: the allowed relative difference of the compliance run's score from the performance run's."""
 RELAXED_THRESHOLD = 0.20
-"""SingleStream with a reference score <= 200,000 and MultiStream with one <= 1,600,000 (short latencies are noisy)."""
-RELAXED_LIMITS = {"SingleStream": 200_000.0, "MultiStream": 1_600_000.0}
+"""SingleStream with a reference score <= 200,000 and MultiStream with one <= 1,600,000 (short latencies are noisy;
+the limits are the scenario policies' ``relaxed_limit``)."""
 
 TEST04_RECIPROCAL_NOTE = (
     "TEST04's verify_performance.py compares SingleStream/MultiStream as throughputs (1e9 / early-stopping latency) "
@@ -89,13 +93,7 @@ TEST04_RECIPROCAL_NOTE = (
 # The metric each script reads, by scenario: LoadGen detail-log key, as verify_performance.py of TEST01 reads it
 # (TEST04 reads the same values from the summary's "Samples per second", "Completed samples per second" and
 # "Early stopping ... percentile estimate" lines).
-RESULT_FIELD = {
-    "Offline": "result_samples_per_second",
-    "SingleStream": "early_stopping_latency_ss",
-    "MultiStream": "early_stopping_latency_ms",
-    "Server": "result_completed_samples_per_sec",
-}
-LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
+RESULT_FIELD = {s.value: policy(s).metric.key for s in Scenario}
 
 RESPONSE_DTYPE = "int32"
 """What the SUT writes for each sample (sut.BatchingSUT: the predicted class, little-endian int32): the --dtype of
@@ -288,11 +286,12 @@ def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], tes
     if tst["scenario"] != scenario:
         return fail(("TEST FAIL: " if test == "TEST01" else "") + "Test and reference scenarios do not match!",
                     f"the {test} run is {tst['scenario']}, the performance run {scenario}", "scenario_mismatch")
-    if scenario == "Server" and tst["target_latency_ns"] != ref["target_latency_ns"]:
-        return fail("TEST FAIL: Server target latency mismatch",
+    rules = policy(scenario)
+    if rules.latency_bound and tst["target_latency_ns"] != ref["target_latency_ns"]:
+        return fail(f"TEST FAIL: {scenario} target latency mismatch",
                     f"target latency {tst['target_latency_ns']} ns in the {test} run, {ref['target_latency_ns']} ns "
                     "in the performance run", "latency_mismatch")
-    key = RESULT_FIELD[scenario]
+    key = rules.metric.key
     for role, run in parsed.items():
         value = run["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -300,7 +299,8 @@ def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], tes
                         f"the {role} run logged no {key} (too few queries for an early-stopping estimate?)",
                         "no_metric")
     ref_value, test_value = float(ref["value"]), float(tst["value"])
-    reciprocal = test == "TEST04" and scenario in LATENCY_SCENARIOS
+    latency = rules.metric.is_latency
+    reciprocal = test == "TEST04" and latency
     ref_score = 1e9 / ref_value if reciprocal else ref_value
     test_score = 1e9 / test_value if reciprocal else test_value
     if test == "TEST01":
@@ -308,12 +308,11 @@ def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], tes
     else:
         lines += [f"reference score = {ref_score}", f"test score = {test_score}"]
     threshold = PERF_THRESHOLD
-    if scenario in RELAXED_LIMITS and ref_score <= RELAXED_LIMITS[scenario]:
+    if rules.relaxed_limit is not None and ref_score <= rules.relaxed_limit:
         threshold = RELAXED_THRESHOLD
     lower, upper = ref_score * (1 - threshold), ref_score * (1 + threshold)
     passed = lower <= test_score <= upper if test == "TEST01" else test_score < upper
     lines.append("TEST PASS" if passed else "TEST FAIL: Test score invalid")
-    latency = scenario in LATENCY_SCENARIOS
     details.update({"metric_key": key, "reference_value": ref_value, "test_value": test_value,
                     "reference_score": ref_score, "test_score": test_score, "threshold": threshold,
                     "lower_bound": lower if test == "TEST01" else None, "upper_bound": upper,

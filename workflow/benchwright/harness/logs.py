@@ -31,21 +31,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from benchwright.errors import BenchwrightError
+from benchwright.harness.scenarios import policy
 from benchwright.schemas.base import JsonScalar, Scenario, Spec
 
 DETAIL_LOG = "mlperf_log_detail.txt"
 MLLOG_PREFIX = ":::MLLOG"
-
-# Per scenario: the metric's name, its unit and the LoadGen keys it is read from, preferred first. The
-# early-stopping estimates are what the MLCommons submission checker reports for the latency scenarios.
-METRICS: dict[Scenario, tuple[str, str, tuple[str, ...]]] = {
-    Scenario.SingleStream: ("90th percentile latency", "ns",
-                            ("early_stopping_latency_ss", "result_90.00_percentile_latency_ns")),
-    Scenario.MultiStream: ("99th percentile latency", "ns",
-                           ("early_stopping_latency_ms", "result_99.00_percentile_per_query_latency_ns")),
-    Scenario.Server: ("completed samples per second", "samples/s", ("result_completed_samples_per_sec",)),
-    Scenario.Offline: ("samples per second", "samples/s", ("result_samples_per_second",)),
-}
 
 # Keys that only a finished performance run writes; an accuracy run is finished once ``power_end`` is logged.
 _PERF_DONE_KEY = "result_validity"
@@ -268,7 +258,8 @@ def run_result(log: DetailLog) -> RunResult:
                        f"{log.invalid_line_count} unreadable lines): the {mode} run did not finish (killed, crashed "
                        f"or timed out). Run it again.")
 
-    name, unit, keys = METRICS[scenario]
+    metric = policy(scenario).metric  # the early-stopping estimates are what MLCommons' checker reports
+    name, unit, keys = metric.name, metric.unit, metric.keys
     metric_value: float | None = None
     metric_key: str | None = None
     if mode == "PerformanceOnly":

@@ -16,6 +16,7 @@ import mlperf_loadgen as lg
 import numpy as np
 
 from ..power import EnergyMeter
+from .scenarios import policy
 from .settings import test_settings
 from .spec import RunSpec
 from .sut import BatchingSUT, Predict, SampleLibrary, as_source
@@ -148,7 +149,7 @@ def run_loadgen(spec: RunSpec, predict: Predict | list[Predict], samples: Any, o
     source = as_source(samples)
     library = SampleLibrary(source, min(spec.performance_sample_count, len(source)))
     sut = BatchingSUT(predict, library, batch_size=spec.batch_size, threads=spec.threads,
-                      batching_timeout_us=spec.batching_timeout_us, gather=spec.scenario.value == "Server")
+                      batching_timeout_us=spec.batching_timeout_us, gather=policy(spec.scenario).gathers_queries)
     label = f"[{spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value} {spec.mode}]"
     start = time.monotonic()
     meter = EnergyMeter()

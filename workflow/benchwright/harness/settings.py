@@ -12,14 +12,9 @@ import mlperf_loadgen as lg
 
 from ..fsutil import atomic_write_text
 from ..schemas.base import RunMode
+from .scenarios import policy
 from .spec import RunSpec
 
-SCENARIOS = {
-    "SingleStream": lg.TestScenario.SingleStream,
-    "MultiStream": lg.TestScenario.MultiStream,
-    "Server": lg.TestScenario.Server,
-    "Offline": lg.TestScenario.Offline,
-}
 MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.AccuracyOnly}
 
 
@@ -33,20 +28,8 @@ def user_conf(spec: RunSpec) -> str:
         lines.append(f"{model}.{where}.{key} = {value}")
 
     put("performance_sample_count_override", spec.performance_sample_count, "*")
-    if spec.scenario.value == "Server":
-        if spec.target_qps is not None:
-            put("target_qps", _num(spec.target_qps))
-        if spec.target_latency_ms is not None:
-            put("target_latency", _num(spec.target_latency_ms))
-    elif spec.scenario.value == "Offline":
-        if spec.expected_qps is not None:
-            put("target_qps", _num(spec.expected_qps))
-    elif spec.target_latency_ms is not None:
-        put("target_latency", _num(spec.target_latency_ms))
-    if spec.scenario.value == "MultiStream" and spec.samples_per_query is not None:
-        put("samples_per_query", spec.samples_per_query)
-    if spec.target_latency_percentile is not None and spec.scenario.value != "Offline":
-        put("target_latency_percentile", _num(spec.target_latency_percentile))
+    for key, value in policy(spec.scenario).conf_items(spec):
+        put(key, _num(value))
     if spec.min_duration_ms is not None:
         put("min_duration", spec.min_duration_ms)
     if spec.min_query_count is not None:
@@ -92,7 +75,7 @@ def test_settings(spec: RunSpec, run_dir: str | Path) -> lg.TestSettings:
     atomic_write_text(path, user_conf(spec))
     settings = lg.TestSettings()
     settings.FromConfig(str(path), spec.loadgen_model, spec.scenario.value)
-    settings.scenario = SCENARIOS[spec.scenario.value]
+    settings.scenario = policy(spec.scenario).test_scenario()
     settings.mode = MODES[spec.mode]
     if spec.seeds is not None:
         for key, value in spec.seeds.model_dump().items():

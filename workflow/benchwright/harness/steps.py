@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import BenchwrightError
-from ..fsutil import atomic_write_json, sha256_file, staging_dir
-from ..schemas.base import Scenario
+from ..fsutil import atomic_write_json, atomic_write_text, sha256_file, staging_dir
+from .scenarios import InvalidRun, Ranging, RangingTrial, policy
 from .spec import RunSpec
 from .workload import model_path
 
 RECORD_VERSION = 1
-SERVER_MARGIN = 0.8
-"""The Server run starts at this fraction of the highest VALID QPS found by ranging: short runs are optimistic,
-and on a busy machine Python's tail latency is bimodal (p99 8 ms at 17.6k QPS in ranging, 24-100 ms in the
-next run while another tenant took a core)."""
-SERVER_STEP_DOWN = 0.8
 SERVER_ATTEMPTS = 4
-"""An INVALID performance run is repeated with its sizing adjusted (Server: SERVER_STEP_DOWN times the QPS;
+"""An INVALID performance run is repeated with its sizing adjusted by its scenario policy's ``next_attempt``
+(Server: SERVER_STEP_DOWN times the QPS;
 Offline: twice the expected QPS when it ended before its minimum duration; SingleStream/MultiStream: half the
 expected latency when LoadGen ran out of queries), up to SERVER_ATTEMPTS runs in all. Every attempt is
 recorded, so the result shows how far from the ranging estimate it landed."""
@@ -31,24 +24,7 @@ recorded, so the result shows how far from the ranging estimate it landed."""
 
 def next_attempt(spec: RunSpec, result: Any) -> RunSpec | None:
     """The settings of the next attempt after an INVALID performance run, or None when no knob would help."""
-    scenario = spec.scenario.value
-    if scenario == "Server" and spec.target_qps:
-        return spec.model_copy(update={"target_qps": round(spec.target_qps * SERVER_STEP_DOWN, 1)})
-    short = result.min_duration_met is False or result.min_queries_met is False
-    if scenario == "Offline" and short:
-        return spec.model_copy(update={"expected_qps": round((spec.expected_qps or 1000.0) * 2, 1)})
-    if scenario in ("SingleStream", "MultiStream") and short and spec.target_latency_ms:
-        return spec.model_copy(update={"target_latency_ms": round(spec.target_latency_ms / 2, 6)})
-    return None
-OFFLINE_MARGIN = 1.25
-"""Offline's expected QPS is the measured throughput times this, so the run is never shorter than its minimum."""
-LATENCY_MARGIN = 0.5
-"""SingleStream/MultiStream's expected latency is the measured median times this: LoadGen pre-generates queries
-for the minimum duration at the expected latency, and runs out (INVALID) when the model is faster."""
-
-
-class InvalidRun(BenchwrightError):
-    """LoadGen judged a performance run INVALID."""
+    return policy(spec.scenario).next_attempt(spec, result)
 
 
 def _log(message: str) -> None:
@@ -62,14 +38,19 @@ def execution_context() -> dict[str, Any]:
     return run_facts()
 
 
-def apply_ranging(spec: RunSpec, ranging: dict[str, Any] | None) -> RunSpec:
+def read_ranging(spec: RunSpec, path: str | os.PathLike[str]) -> Ranging:
+    """The ranging result of the spec's scenario, read from ``path``."""
+    return policy(spec.scenario).ranging_model().model_validate_json(Path(path).read_text())
+
+
+def apply_ranging(spec: RunSpec, ranging: Ranging | dict[str, Any] | None) -> RunSpec:
+    """The spec sized by a ranging result (a dict is validated as the scenario's ranging model)."""
     if not ranging:
         return spec
-    if spec.scenario.value == "Server":
-        return spec.model_copy(update={"target_qps": ranging["target_qps"]})
-    if spec.scenario.value == "Offline":
-        return spec.model_copy(update={"expected_qps": ranging["expected_qps"]})
-    return spec.model_copy(update={"target_latency_ms": ranging["expected_latency_ms"]})
+    scenario = policy(spec.scenario)
+    if isinstance(ranging, dict):
+        ranging = scenario.ranging_model().model_validate(ranging)
+    return scenario.apply_ranging(spec, ranging)
 
 
 def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
@@ -86,7 +67,7 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
     from .settings import loads_in_this_process
 
     node = node_check(detected_file) if detected_file else None  # the node this job runs on is the SKU's
-    ranging = json.loads(Path(ranging_file).read_text()) if ranging_file else None
+    ranging = read_ranging(spec, ranging_file) if ranging_file else None
     spec = apply_ranging(spec, ranging)
     out = Path(out_dir)
     attempts: list[dict[str, Any]] = []
@@ -124,7 +105,7 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
             "energy": outcome.energy,
             "backend": outcome.backend,
             "model_sha256": sha256_file(model_path(spec, model_dir)),
-            "ranging": ranging,
+            "ranging": ranging.model_dump(mode="json") if ranging else None,
             "detected": node["effective"] if node else None,
             "node": node,
             "execution": execution_context(),
@@ -152,75 +133,32 @@ def loadgen_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str 
     return record
 
 
-def _short(spec: RunSpec, **update: Any) -> RunSpec:
-    duration = 2000 if spec.run_mode.value == "smoke" else 10000
-    return spec.model_copy(update={"mode": "performance", "min_duration_ms": min(duration, spec.min_duration_ms or duration),
-                                   "progress_interval_s": 60.0, **update})
-
-
-def _bisect_server(spec: RunSpec, throughput: float, steps: int, trial: Any, trials: list) -> dict[str, Any]:
-    lo, hi = 0.0, throughput  # Server can never sustain more than the Offline throughput
-    best = None
-    for i in range(steps):
-        qps = hi if i == 0 else (lo + hi) / 2
-        result = trial(_short(spec, target_qps=round(qps, 1)), f"server-{i}")
-        if result.result_validity == "VALID":
-            best, lo = qps, qps
-            if i == 0:
-                break  # the Offline throughput itself meets the latency bound
-        else:
-            hi = qps
-    if best is None:
-        raise InvalidRun(f"benchwright: no Server QPS between 0 and {throughput:.0f} was VALID for {spec.benchmark} on "
-                         f"{spec.system} within the {spec.target_latency_ms} ms latency bound; check the SKU's "
-                         f"batch_size and batching_timeout_us (trials: {trials})")
-    return {"scenario": "Server", "max_valid_qps": round(best, 1),
-            "target_qps": round(max(1.0, math.floor(best * SERVER_MARGIN)), 1), "offline_qps": throughput}
-
-
 def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
               out_file: str | os.PathLike[str], *, work_dir: str | os.PathLike[str] | None = None,
-              steps: int = 6) -> dict[str, Any]:
-    """Size a scenario's run from short runs: Offline's expected QPS (one run), the highest VALID Server QPS
-    (bisection under the Offline throughput), SingleStream/MultiStream's expected latency (one run)."""
+              steps: int = 6) -> Ranging:
+    """Size a scenario's run from short runs (its policy's ``range``) and write the result to ``out_file``."""
     import tempfile
 
     from .isolate import run_isolated
     from .logs import read_run
 
     scratch = Path(work_dir or tempfile.mkdtemp(prefix="benchwright-ranging-"))
-    trials: list[dict[str, Any]] = []
+    trials: list[RangingTrial] = []
 
     def trial(s: RunSpec, name: str) -> Any:
         # Each trial in a process of its own, so it runs with the official mlperf.conf like the real run.
         run_isolated(s, model_dir, data_dir, scratch / name)
         result = read_run(scratch / name)
-        trials.append({"target_qps": s.target_qps, "expected_qps": s.expected_qps,
-                       "validity": result.result_validity, "metric": result.metric_value,
-                       "p99_ns": result.latency.p99_ns})
+        trials.append(RangingTrial(target_qps=s.target_qps, expected_qps=s.expected_qps,
+                                   validity=result.result_validity, metric=result.metric_value,
+                                   p99_ns=result.latency.p99_ns))
         _log(f"ranging {s.scenario.value}: {name}: {result.metric} {result.metric_value}, {result.result_validity}")
         return result
 
-    if spec.scenario.value in ("SingleStream", "MultiStream"):
-        result = trial(_short(spec), "latency-0")
-        median_ms = (result.latency.p50_ns or 1_000_000) / 1e6
-        outcome: dict[str, Any] = {"scenario": spec.scenario.value, "measured_p50_ms": round(median_ms, 4),
-                                   "expected_latency_ms": round(max(0.001, median_ms * LATENCY_MARGIN), 4)}
-    else:
-        guess = spec.expected_qps or 1000.0
-        offline = trial(_short(spec.model_copy(update={"scenario": Scenario.Offline}), expected_qps=guess,
-                               target_qps=None, target_latency_ms=None, target_latency_percentile=None), "offline-0")
-        throughput = float(offline.metric_value or guess)
-        if spec.scenario.value == "Offline":
-            outcome = {"scenario": "Offline", "expected_qps": round(throughput * OFFLINE_MARGIN, 1),
-                       "measured_qps": throughput}
-        else:
-            outcome = _bisect_server(spec, throughput, steps, trial, trials)
-    outcome.update({"version": RECORD_VERSION, "benchmark": spec.benchmark, "system": spec.system,
-                    "precision": spec.precision.value, "trials": trials})
+    outcome = policy(spec.scenario).range(spec, trial, trials, steps)
     if work_dir is None:
         shutil.rmtree(scratch, ignore_errors=True)
-    atomic_write_json(out_file, outcome)
+    atomic_write_text(out_file, outcome.model_dump_json(indent=2) + "\n")
     return outcome
 
 

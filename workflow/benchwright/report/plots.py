@@ -7,7 +7,6 @@ scenario); the PNGs carry no timestamp, so the same results give the same files.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,6 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
 import pandas as pd  # noqa: E402
 
+from ..harness.scenarios import policy  # noqa: E402
+from ..paths import ranging_file  # noqa: E402
 from .stats import bootstrap_ci  # noqa: E402
 
 PERCENTILES = (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99), ("p99_9_ms", 99.9))
@@ -62,21 +63,22 @@ def server_ranging_plot(spec_items, system: str, path: Path) -> Path | None:
     """Throughput against p99 latency of every Server ranging trial (VALID and INVALID) of the SKU."""
     trials = []
     for item in spec_items:
-        if item.system != system or item.scenario != "Server":
+        rules = policy(item.scenario)
+        if item.system != system or not rules.ranging_plot:
             continue
-        ranging = Path("results/ranging") / system / item.benchmark / item.precision / "Server.json"
+        ranging = Path(ranging_file(system, item.benchmark, item.precision, rules.name))
         if ranging.exists():
-            data = json.loads(ranging.read_text())
-            trials += [(item, t) for t in data.get("trials", [])]
+            data = rules.ranging_model().model_validate_json(ranging.read_text())
+            trials += [(item, t) for t in data.trials]
     if not trials:
         return None
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for label in sorted({f"{i.benchmark} {i.precision}" for i, _ in trials}):
         pts = [t for i, t in trials if f"{i.benchmark} {i.precision}" == label]
         for valid in (True, False):
-            sel = [t for t in pts if (t.get("validity") == "VALID") == valid]
+            sel = [t for t in pts if (t.validity == "VALID") == valid]
             if sel:
-                ax.scatter([t["target_qps"] for t in sel], [(t.get("p99_ns") or 0) / 1e6 for t in sel],
+                ax.scatter([t.target_qps for t in sel], [(t.p99_ns or 0) / 1e6 for t in sel],
                            marker="o" if valid else "x", label=f"{label} ({'VALID' if valid else 'INVALID'})")
     ax.set_xlabel("target QPS")
     ax.set_ylabel("p99 latency (ms)")

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from ..harness.scenarios import policy
 from ..provenance import drift, fingerprint
 from ..schemas.base import Spec
 from .stats import describe, weighted_geomean
@@ -139,7 +140,8 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
     duration_s = (result.get("duration_ns") or 0) / 1e9 or sut.get("wall_s") or math.nan
     samples = sut.get("samples_completed") or result.get("sample_count")
     samples_per_s = samples / duration_s if samples and duration_s else math.nan
-    per_query = result.get("effective", {}).get("samples_per_query") if item.scenario == "MultiStream" else 1
+    multi_sample = policy(item.scenario).multi_sample_queries
+    per_query = result.get("effective", {}).get("samples_per_query") if multi_sample else 1
     queries_per_s = samples_per_s / (per_query or 1)
     accuracy = math.nan
     acc_file = run / "accuracy.txt"

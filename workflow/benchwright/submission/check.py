@@ -23,6 +23,7 @@ from ..config import known_rule_versions, load_rules
 from ..fsutil import sha256_file
 from ..harness.accuracy import TRUNCATION_MARK
 from ..harness.logs import LogError, read_run
+from ..harness.scenarios import policy
 from ..schemas.base import Scenario
 from ..schemas.rules import RunRules
 from ..sysdesc import INFERENCE_FIELDS, INFERENCE_REQUIRED, TRAINING_FIELDS, TRAINING_STATUS
@@ -363,7 +364,7 @@ class _Checker:
                     self.fail(d / "performance/run_1/mlperf_log_detail.txt", "min-duration", message)
                 else:
                     self.short_runs.append(duration)
-            if d.name != "Offline" and perf.early_stopping_met is not True:
+            if policy(d.name).early_stopping and perf.early_stopping_met is not True:
                 self.fail(d / "performance/run_1/mlperf_log_detail.txt", "early-stopping",
                           f"early_stopping_met is {perf.early_stopping_met}; {d.name} needs true")
             if official is not None:
@@ -385,7 +386,7 @@ class _Checker:
             self.fail(log, "query-count", "result_min_queries_met is false: the run issued fewer queries than its "
                       "minimum")
         minimum = official.offline_min_samples_per_query if official is not None else None
-        if d.name == "Offline" and minimum:
+        if policy(d.name).min_samples_per_query and minimum:
             samples = perf.effective.get("samples_per_query")
             if not isinstance(samples, int) or samples < minimum:
                 message = f"effective_samples_per_query is {samples}; an Offline run needs at least {minimum}"
