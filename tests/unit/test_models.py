@@ -113,3 +113,139 @@ def test_the_same_weights_quantize_to_the_same_bytes_in_another_process(default_
     x = torch.randn(4, 1, 8, 8)
     again = torch.jit.load(str(tmp_path / "direct/model.pt"))
     assert torch.equal(again(x), torch.jit.load(str(default_models["int8"] / "model.pt"))(x))
+
+
+# --- the JSON between the model steps (benchwright.models.records) -----------------------------------------
+
+RECORDED_EVIDENCE = REPO / "tests/data/recorded/evidence"
+
+
+def _reference_spec(bench, **change):
+    """The spec workflow/rules/common.smk passes to `benchwright train-reference` (reference_spec)."""
+    return {"architecture": bench.model.architecture, "parameters": bench.model.parameters,
+            "optimizer": bench.training.optimizer, "hyperparameters": bench.training.hyperparameters,
+            "epochs": bench.training.max_epochs, "seed": 0, "declared_accuracy": bench.accuracy.reference, **change}
+
+
+def _quantize_spec(bench, **change):
+    """The spec workflow/rules/common.smk passes to `benchwright quantize` (quantize_spec)."""
+    return {"architecture": bench.model.architecture, "parameters": bench.model.parameters,
+            "calibration_sha256": bench.calibration.sha256, **change}
+
+
+@pytest.fixture(scope="module")
+def digits_cnn():
+    from benchwright.config import load_plan_file
+
+    return load_plan_file(REPO / "config/config.yaml", root=REPO).benchmarks["digits-cnn"]
+
+
+def test_the_step_specs_round_trip_as_the_rules_write_them(digits_cnn):
+    import json
+
+    from benchwright.models.records import QuantizeSpec, ReferenceSpec
+
+    for model, spec in ((ReferenceSpec, _reference_spec(digits_cnn)), (QuantizeSpec, _quantize_spec(digits_cnn))):
+        parsed = model.model_validate_json(json.dumps(spec, sort_keys=True))
+        assert parsed.model_dump(mode="json") == spec
+        assert model.model_validate_json(parsed.model_dump_json()) == parsed
+    assert ReferenceSpec.model_validate(_reference_spec(digits_cnn, declared_accuracy=None)).declared_accuracy is None
+
+
+@pytest.mark.parametrize(("model", "change", "field"), [
+    ("ReferenceSpec", {"epochs": 0}, "epochs"),
+    ("ReferenceSpec", {"seed": -1}, "seed"),
+    ("ReferenceSpec", {"architecture": "Digits ResNet"}, "architecture"),
+    ("ReferenceSpec", {"epoch": 3}, "epoch"),  # a misspelled key is an error, not ignored
+    ("QuantizeSpec", {"calibration_sha256": "abc"}, "calibration_sha256"),
+    ("QuantizeSpec", {"parameters": {"width": [32]}}, "parameters.width"),
+])
+def test_a_bad_step_spec_names_the_field(digits_cnn, model, change, field):
+    import json
+
+    from pydantic import ValidationError
+
+    from benchwright.models import records
+
+    cls = getattr(records, model)
+    spec = (_reference_spec if model == "ReferenceSpec" else _quantize_spec)(digits_cnn, **change)
+    with pytest.raises(ValidationError) as err:
+        cls.model_validate_json(json.dumps(spec))
+    locs = [".".join(map(str, e["loc"])) for e in err.value.errors()]  # a union adds its branch: width.str, ...
+    assert cls.__name__ in str(err.value) and all(loc == field or loc.startswith(f"{field}.") for loc in locs)
+
+
+def test_a_step_spec_missing_a_key_names_it(digits_cnn):
+    from pydantic import ValidationError
+
+    from benchwright.models.records import QuantizeSpec
+
+    spec = _quantize_spec(digits_cnn)
+    del spec["calibration_sha256"]
+    with pytest.raises(ValidationError, match=r"calibration_sha256\n  Field required"):
+        QuantizeSpec.model_validate(spec)
+
+
+def test_the_cli_validates_the_spec_before_any_work(tmp_path, digits_cnn):
+    import json
+
+    from pydantic import ValidationError
+
+    from benchwright.cli import main
+
+    spec = json.dumps(_quantize_spec(digits_cnn, calibration_sha256="0"))
+    with pytest.raises(ValidationError, match="calibration_sha256"):
+        main(["quantize", "--spec", spec, "--weights", str(tmp_path), "--data", str(tmp_path),
+              "--calibration-list", str(tmp_path / "ids.txt"), "--out", str(tmp_path / "int8")])
+    assert not (tmp_path / "int8").exists()
+
+
+@pytest.mark.parametrize("name", ["fp32-record.json", "smoke-int8-offline/calibration.json",
+                                  "submission-int8-offline/calibration.json"])
+def test_recorded_model_records_validate_and_rewrite_to_the_same_bytes(tmp_path, name):
+    """The records on disk keep their keys and bytes: provenance records pin calibration.json's sha256, and
+    provenance.py and submission/verify.py read weights_sha256, fp32_weights_sha256, model_sha256, ..."""
+    from benchwright.models.records import CalibrationRecord, ReferenceRecord, write_record
+
+    cls = ReferenceRecord if name == "fp32-record.json" else CalibrationRecord
+    record = cls.read(RECORDED_EVIDENCE / name)
+    write_record(tmp_path / "record.json", record)
+    assert (tmp_path / "record.json").read_bytes() == (RECORDED_EVIDENCE / name).read_bytes()
+    assert cls.read(tmp_path / "record.json") == record
+
+
+def test_the_steps_write_the_records_their_models_describe(default_models):
+    from benchwright.fsutil import canonical_json
+    from benchwright.models.records import CalibrationRecord, ReferenceRecord
+
+    for cls, path, returned in ((ReferenceRecord, default_models["fp32"] / "record.json", "reference"),
+                                (CalibrationRecord, default_models["int8"] / "calibration.json", "calibration")):
+        record = cls.read(path)
+        assert record.model_dump(mode="json") == default_models[returned]
+        assert path.read_text() == canonical_json(default_models[returned])
+    cal = CalibrationRecord.read(default_models["int8"] / "calibration.json")
+    assert cal.fp32_weights_sha256 == ReferenceRecord.read(default_models["fp32"] / "record.json").weights_sha256
+
+
+def test_a_bad_record_names_the_key(tmp_path):
+    import json
+
+    from pydantic import ValidationError
+
+    from benchwright.models.records import CalibrationRecord
+
+    data = json.loads((RECORDED_EVIDENCE / "smoke-int8-offline/calibration.json").read_text())
+    data["model_sha256"] = "not a hash"
+    data["observer_ranges"]["x"] = {"min": 0.0}
+    (tmp_path / "calibration.json").write_text(json.dumps(data))
+    with pytest.raises(ValidationError) as err:
+        CalibrationRecord.read(tmp_path / "calibration.json")
+    assert {".".join(map(str, e["loc"])) for e in err.value.errors()} == {"model_sha256", "observer_ranges.x.max"}
+
+
+def test_observer_ranges_keep_infinities_as_json_dumps_writes_them(tmp_path):
+    from benchwright.models.records import ObserverRange
+
+    inf = ObserverRange(min=float("-inf"), max=1.5)
+    assert inf.model_dump(mode="json") == {"min": float("-inf"), "max": 1.5}
+    assert ObserverRange.model_validate_json(inf.model_dump_json()) == inf

@@ -281,6 +281,26 @@ def test_a_folder_dataset_with_an_unset_variable_names_it(config_tree, tmp_path,
     assert found and "BW_NO_SUCH_VAR" in found[0].message and "export BW_NO_SUCH_VAR" in found[0].fix
 
 
+def test_a_folder_dataset_error_names_the_field_it_is_about(config_tree, tmp_path, monkeypatch):
+    """The field comes from the error (DatasetFolderError.field), not from words of its message: an empty variable
+    is `dataset.path`, a manifest in a folder named `pins` with a bad line is `dataset.manifest`."""
+    monkeypatch.setenv("BW_EMPTY_VAR", "")
+    (tmp_path / "config/benchmarks/pins").mkdir()
+    (tmp_path / "config/benchmarks/pins/data.sha256").write_text("not a manifest line\n")
+    from benchwright.fsutil import sha256_file
+
+    digest = sha256_file(tmp_path / "config/benchmarks/pins/data.sha256")
+    _folder_benchmark(config_tree, tmp_path, path="${BW_EMPTY_VAR}/val", manifest="pins/data.sha256",
+                      manifest_sha256=digest)
+    found = {p.field: p for p in _problems(config_tree) if p.field.startswith("dataset.")}
+    assert "set but empty" in found["dataset.path"].message and "dataset.manifest" not in found
+    (tmp_path / "data").mkdir()
+    _folder_benchmark(config_tree, tmp_path, path=str(tmp_path / "data"), manifest="pins/data.sha256",
+                      manifest_sha256=digest)
+    found = {p.field: p for p in _problems(config_tree) if p.field.startswith("dataset.")}
+    assert list(found) == ["dataset.manifest"] and "line 1" in found["dataset.manifest"].message
+
+
 def test_a_folder_dataset_whose_manifest_hash_differs_is_rejected(config_tree, tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "config/benchmarks/data.sha256").write_text(f"{'0' * 64}  a.bin\n")

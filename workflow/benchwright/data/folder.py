@@ -29,14 +29,22 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VAR = re.compile(r"\$(?:\{([^}]*)\}?|([A-Za-z_][A-Za-z0-9_]*))")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+MANIFEST, MANIFEST_SHA256 = "dataset.manifest", "dataset.manifest_sha256"
+"""The benchmark-file fields of a manifest's errors (DatasetFolderError.field)."""
+
 
 class DatasetFolderError(BenchwrightError):
     """A dataset folder, its manifest or its path is wrong. ``missing``, ``extra``: relative paths;
-    ``changed``: relative paths whose sha256 differs, with ``hashes[path] == (actual, manifest)``."""
+    ``changed``: relative paths whose sha256 differs, with ``hashes[path] == (actual, manifest)``.
 
-    def __init__(self, message: str, *, missing: Sequence[str] = (), extra: Sequence[str] = (),
-                 changed: Sequence[tuple[str, str, str]] = ()) -> None:
+    ``field``: the benchmark-file field to correct, where one is: ``dataset.manifest`` or
+    ``dataset.manifest_sha256`` for a manifest, the ``field`` given to :func:`expand_path` for a path; None for
+    the folder and its contents."""
+
+    def __init__(self, message: str, *, field: str | None = None, missing: Sequence[str] = (),
+                 extra: Sequence[str] = (), changed: Sequence[tuple[str, str, str]] = ()) -> None:
         super().__init__(message)
+        self.field = field
         self.missing: tuple[str, ...] = tuple(missing)
         self.extra: tuple[str, ...] = tuple(extra)
         self.changed: tuple[str, ...] = tuple(path for path, _, _ in changed)
@@ -95,16 +103,17 @@ def _read_manifest(path: Path, expected_sha256: str | None, directory: Path | No
         data = path.read_bytes()  # hashed and parsed from the same bytes: no swap between check and use
     except FileNotFoundError:
         raise DatasetFolderError(f"benchwright: dataset manifest {path} does not exist; fix: create it with "
-                                 f"`{regen}`, or correct the path") from None
+                                 f"`{regen}`, or correct the path", field=MANIFEST) from None
     except OSError as exc:
-        raise DatasetFolderError(f"benchwright: cannot read dataset manifest {path}: {exc.strerror or exc}") from exc
+        raise DatasetFolderError(f"benchwright: cannot read dataset manifest {path}: {exc.strerror or exc}",
+                                 field=MANIFEST) from exc
     actual = sha256_bytes(data)
     if expected_sha256 is not None and actual != expected_sha256.strip().lower():
         raise DatasetFolderError(
             f"benchwright: dataset manifest {path} has sha256 {actual}, but the benchmark file pins "
             f"dataset.manifest_sha256 {expected_sha256}; fix: if the dataset changed on purpose, regenerate the "
             f"manifest with `{regen}` and update dataset.manifest_sha256 in the benchmark file to the hash it "
-            "prints; otherwise restore the manifest (it was edited or replaced)")
+            "prints; otherwise restore the manifest (it was edited or replaced)", field=MANIFEST_SHA256)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -130,13 +139,13 @@ def _read_manifest(path: Path, expected_sha256: str | None, directory: Path | No
         entries[rel] = digest
     if not entries:
         raise DatasetFolderError(f"benchwright: dataset manifest {path} lists no files; fix: regenerate it with "
-                                 f"`{regen}`")
+                                 f"`{regen}`", field=MANIFEST)
     return entries
 
 
 def _bad_line(path: Path, number: int, what: str, regen: str) -> DatasetFolderError:
     return DatasetFolderError(f"benchwright: dataset manifest {path}, line {number}: {what}; fix: correct that "
-                              f"line or regenerate the manifest with `{regen}`")
+                              f"line or regenerate the manifest with `{regen}`", field=MANIFEST)
 
 
 def _bad_path(rel: str) -> str | None:
@@ -325,18 +334,19 @@ def expand_path(text: str, *, field: str, file: str | os.PathLike[str]) -> Path:
     if expanded.startswith("~"):
         user = expanded[1:].split("/", 1)[0]
         raise DatasetFolderError(f"{where} starts with ~{user}, but there is no user {user!r} on this machine; fix: "
-                                 "write the path out")
+                                 "write the path out", field=field)
 
     def substitute(m: re.Match[str]) -> str:
         braced, bare = m.group(1), m.group(2)
         if braced is not None and (not m.group(0).endswith("}") or not _NAME.match(braced)):
             raise DatasetFolderError(f"{where} has a malformed variable {m.group(0)!r}; fix: write ${{NAME}} or "
-                                     "$NAME, NAME being letters, digits and '_'")
+                                     "$NAME, NAME being letters, digits and '_'", field=field)
         name = braced if braced is not None else bare
         value = os.environ.get(name)
         if not value:
             state = "which is not set" if value is None else "which is set but empty"
-            raise DatasetFolderError(f"{where} uses ${{{name}}}, {state}; fix: export {name}=/where/the/data/is")
+            raise DatasetFolderError(f"{where} uses ${{{name}}}, {state}; fix: export {name}=/where/the/data/is",
+                                     field=field)
         return value
 
     return Path(_VAR.sub(substitute, expanded))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-CALIBRATION_RECORD_VERSION = 1
+from .records import CALIBRATION_RECORD_VERSION
 
 
 def default_backend() -> str:
