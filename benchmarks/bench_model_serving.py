@@ -15,10 +15,8 @@ as contiguous slices of the preloaded validation tensor, no LoadGen:
 
 from __future__ import annotations
 
-from typing import Any
-
-from common import Context, Row, Target, compare, foreign_note, in_fresh_process, interleaved, register
-from model_runs import check_inputs, offline_spec, plain_loops_run, sut_run
+from common import Context, Row, Target, compare, foreign_note, in_fresh_process, register
+from model_runs import check_inputs, offline_spec, plain_loops_run, sut_against_loops, sut_run
 
 NAME = "model_serving"
 TARGET = Target(">=", 0.90)
@@ -30,37 +28,12 @@ CONFIGS = [(2, 1, True), (1, 2, True), (1, 1, False)]  # (python threads, torch 
 def model_serving(ctx: Context) -> list[Row]:
     check_inputs(("fp32",))
     spec = offline_spec(ctx, "fp32")
-    # The plain loops process as many samples as the LoadGen run issued (its minimum query count can exceed
-    # expected QPS x duration); until the first SUT run has told, the same estimate LoadGen makes.
     estimate = int(spec["expected_qps"] * spec["min_duration_ms"] / 1000 * 1.1)
-    sut_runs: list[dict[str, Any]] = []
-    plain: dict[tuple[int, int], list[float]] = {(p, t): [] for p, t, _ in CONFIGS}
-    loop_runs: list[dict[str, Any]] = []
-
-    def sut(i: int) -> float:
-        result = in_fresh_process(sut_run, spec, str(ctx.scratch(f"sut-r{i}")))
-        ctx.record(label=f"sut-r{i}", **result)
-        sut_runs.append(result)
-        ctx.emit(f"SUT repeat {i}: {result['metric']:,.0f} samples/s over {result['samples']:,} samples, "
-                 f"{result['validity']}")
-        return result["metric"]
-
-    def loops(i: int) -> float:
-        order = [(p, t) for p, t, _ in CONFIGS]
-        order = order[i % len(order):] + order[:i % len(order)]  # rotate, so no config always runs first
-        samples = sut_runs[0]["samples"] if sut_runs else estimate
-        wrapped = in_fresh_process(plain_loops_run, spec, samples, order)
-        loop_runs.append(wrapped)
-        results = wrapped["loops"]
-        for r in results:
-            ctx.record(label=f"plain-r{i}", **r)
-            plain[(r["python_threads"], r["torch_threads"])].append(r["samples_per_s"])
-        ctx.emit(f"plain loops repeat {i}: " + ", ".join(
-            f"{r['python_threads']}x{r['torch_threads']}: {r['samples_per_s']:,.0f}" for r in results))
-        return 0.0
-
-    fp32, _ = interleaved(ctx, sut, loops)
-    valid = f"{sum(r['valid'] for r in sut_runs)}/{len(sut_runs)}"
+    runs = sut_against_loops(
+        ctx, CONFIGS, "torch_threads", estimate,
+        lambda i: in_fresh_process(sut_run, spec, str(ctx.scratch(f"sut-r{i}"))),
+        lambda samples, order: in_fresh_process(plain_loops_run, spec, samples, order))
+    fp32, plain, sut_runs, valid = runs["values"], runs["plain"], runs["sut_runs"], runs["valid"]
     rows = []
     for p, t, has_target in CONFIGS:
         rows.append(compare(
@@ -70,5 +43,5 @@ def model_serving(ctx: Context) -> list[Row]:
             notes=f"batch {spec['batch_size']}, SUT {spec['threads']} workers; expected QPS "
                   f"{spec['expected_qps']:,.0f}, {sut_runs[0]['samples']:,} samples per run"
                   + ("" if has_target else "; uses one core of two: not a like-for-like baseline")
-                  + "; " + foreign_note(sut_runs + loop_runs)))
+                  + "; " + foreign_note(sut_runs + runs["loop_runs"])))
     return rows

@@ -28,9 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import Context, Row, Target, compare, foreign_note, in_fresh_process, interleaved, register, \
-    summarize_run
-from model_runs import OFFLINE_MARGIN, _run_threads
+from common import Context, Row, Target, compare, foreign_note, in_fresh_process, register, summarize_run
+from model_runs import OFFLINE_MARGIN, run_threads, sut_against_loops
 
 NAME = "onnx_serving"
 TARGET = Target(">=", 0.90)
@@ -103,7 +102,7 @@ def probe(spec_data: dict[str, Any], model_dir: str, data_dir: str, seconds: flo
                 done[k] += spec.batch_size
                 i += len(predictors)
 
-        elapsed = _run_threads(loop, len(predictors))
+        elapsed = run_threads(loop, len(predictors))
         return sum(done) / elapsed
 
     rate(0.2)  # warm-up
@@ -141,7 +140,7 @@ def _timed_loop(session, batches, samples: int, python_threads: int) -> dict[str
         while (j := next(counter)) < n_batches:
             run(outputs, {INPUT_NAME: batches[j % len(batches)]})[0].argmax(axis=1)
 
-    elapsed = _run_threads(loop, python_threads)
+    elapsed = run_threads(loop, python_threads)
     return {"samples": n_batches * bs, "seconds": elapsed, "samples_per_s": n_batches * bs / elapsed}
 
 
@@ -212,36 +211,12 @@ def _measure(ctx: Context, folder: Path) -> list[Row]:
     ctx.record(label="probe", **probed)
     ctx.emit(f"probe: ~{probed['rate_estimate']:,.0f} samples/s ({WORKERS} workers calling the predictor)")
     spec = onnx_spec(min_ms, expected_qps=round(probed["rate_estimate"] * OFFLINE_MARGIN))
-    # The plain loops process as many samples as the LoadGen run issued; until the first SUT run has told, the
-    # same estimate LoadGen makes.
     estimate = int(spec["expected_qps"] * spec["min_duration_ms"] / 1000 * 1.1)
-    sut_runs: list[dict[str, Any]] = []
-    plain: dict[tuple[int, int], list[float]] = {(p, t): [] for p, t, _ in CONFIGS}
-    loop_runs: list[dict[str, Any]] = []
-
-    def sut(i: int) -> float:
-        result = in_fresh_process(sut_run, spec, model_dir, data_dir, str(ctx.scratch(f"sut-r{i}")))
-        ctx.record(label=f"sut-r{i}", **result)
-        sut_runs.append(result)
-        ctx.emit(f"SUT repeat {i}: {result['metric']:,.0f} samples/s over {result['samples']:,} samples, "
-                 f"{result['validity']}")
-        return result["metric"]
-
-    def loops(i: int) -> float:
-        order = [(p, t) for p, t, _ in CONFIGS]
-        order = order[i % len(order):] + order[:i % len(order)]  # rotate, so no config always runs first
-        samples = sut_runs[0]["samples"] if sut_runs else estimate
-        wrapped = in_fresh_process(plain_loops_run, model_file, data_dir, BATCH, samples, order)
-        loop_runs.append(wrapped)
-        for r in wrapped["loops"]:
-            ctx.record(label=f"plain-r{i}", **r)
-            plain[(r["python_threads"], r["intra_op_threads"])].append(r["samples_per_s"])
-        ctx.emit(f"plain loops repeat {i}: " + ", ".join(
-            f"{r['python_threads']}x{r['intra_op_threads']}: {r['samples_per_s']:,.0f}" for r in wrapped["loops"]))
-        return 0.0
-
-    values, _ = interleaved(ctx, sut, loops)
-    valid = f"{sum(r['valid'] for r in sut_runs)}/{len(sut_runs)}"
+    runs = sut_against_loops(
+        ctx, CONFIGS, "intra_op_threads", estimate,
+        lambda i: in_fresh_process(sut_run, spec, model_dir, data_dir, str(ctx.scratch(f"sut-r{i}"))),
+        lambda samples, order: in_fresh_process(plain_loops_run, model_file, data_dir, BATCH, samples, order))
+    values, plain, sut_runs, valid = runs["values"], runs["plain"], runs["sut_runs"], runs["valid"]
     backend = sut_runs[0].get("backend", {})
     return [compare(NAME, "onnx fp32 through the SUT", "Offline throughput", "samples/s", values, plain[(p, t)],
                     baseline=_label(p, t), target=TARGET if has_target else None, valid=valid,
@@ -249,5 +224,5 @@ def _measure(ctx: Context, folder: Path) -> list[Row]:
                           f"{backend.get('onnxruntime', '?')}; batch {BATCH}, SUT {WORKERS} workers x "
                           f"{INTRA} intra-op / {INTER} inter-op thread; expected QPS {spec['expected_qps']:,.0f}, "
                           f"{sut_runs[0]['samples']:,} samples per run; "
-                          + foreign_note(sut_runs + loop_runs))
+                          + foreign_note(sut_runs + runs["loop_runs"]))
             for p, t, has_target in CONFIGS]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def _rate(predict, batches, seconds: float, python_threads: int) -> float:
             done[k] += len(batch)
             i += python_threads
 
-    elapsed = _run_threads(loop, python_threads)  # run first: `sum(done) / _run_threads(...)` sums before
+    elapsed = run_threads(loop, python_threads)  # run first: `sum(done) / run_threads(...)` sums before
     return sum(done) / elapsed
 
 
@@ -120,7 +121,7 @@ def _timed_loop(predictor, batches, samples: int, python_threads: int, torch_thr
         while (j := next(counter)) < n_batches:
             predictor(batches[j % len(batches)])
 
-    elapsed = _run_threads(loop, python_threads)
+    elapsed = run_threads(loop, python_threads)
     return {"python_threads": python_threads, "torch_threads": torch_threads, "samples": n_batches * bs,
             "seconds": elapsed, "samples_per_s": n_batches * bs / elapsed}
 
@@ -187,7 +188,7 @@ def offline_spec(ctx: Any, precision: str, **overrides: Any) -> dict[str, Any]:
                          min_duration_ms=ctx.settings["offline_min_duration_ms"], **overrides)
 
 
-def _run_threads(loop, count: int) -> float:
+def run_threads(loop, count: int) -> float:
     """Run ``loop(k)`` on ``count`` threads at once; return the wall seconds until all finished."""
     start = time.perf_counter()
     workers = [threading.Thread(target=loop, args=(k,)) for k in range(count)]
@@ -196,3 +197,44 @@ def _run_threads(loop, count: int) -> float:
     for w in workers:
         w.join()
     return time.perf_counter() - start
+
+
+def sut_against_loops(ctx: Any, configs: list[tuple[int, int, bool]], threads_key: str, estimate: int,
+                      run_sut: Callable[[int], dict[str, Any]],
+                      run_loops: Callable[[int, list[tuple[int, int]]], dict[str, Any]]) -> dict[str, Any]:
+    """Interleave SUT runs (``run_sut(repeat)``: a summarized LoadGen run) with plain-loop runs
+    (``run_loops(samples, order)``: ``{"loops": [...]}``, one entry per (python threads, library threads) config).
+
+    The plain loops process as many samples as the first SUT run issued (its minimum query count can exceed
+    expected QPS x duration), ``estimate`` until it has run; the config order rotates per repeat, so no config
+    always runs first. ``threads_key`` names the library's thread count in a loop's result. Returns the SUT's
+    metric per repeat (``values``), its runs, each config's samples/s (``plain``) and the loop runs."""
+    from common import interleaved
+
+    sut_runs: list[dict[str, Any]] = []
+    plain: dict[tuple[int, int], list[float]] = {(p, t): [] for p, t, _ in configs}
+    loop_runs: list[dict[str, Any]] = []
+
+    def sut(i: int) -> float:
+        result = run_sut(i)
+        ctx.record(label=f"sut-r{i}", **result)
+        sut_runs.append(result)
+        ctx.emit(f"SUT repeat {i}: {result['metric']:,.0f} samples/s over {result['samples']:,} samples, "
+                 f"{result['validity']}")
+        return result["metric"]
+
+    def loops(i: int) -> float:
+        order = [(p, t) for p, t, _ in configs]
+        order = order[i % len(order):] + order[:i % len(order)]
+        wrapped = run_loops(sut_runs[0]["samples"] if sut_runs else estimate, order)
+        loop_runs.append(wrapped)
+        for r in wrapped["loops"]:
+            ctx.record(label=f"plain-r{i}", **r)
+            plain[(r["python_threads"], r[threads_key])].append(r["samples_per_s"])
+        ctx.emit(f"plain loops repeat {i}: " + ", ".join(
+            f"{r['python_threads']}x{r[threads_key]}: {r['samples_per_s']:,.0f}" for r in wrapped["loops"]))
+        return 0.0
+
+    values, _ = interleaved(ctx, sut, loops)
+    return {"values": values, "sut_runs": sut_runs, "plain": plain, "loop_runs": loop_runs,
+            "valid": f"{sum(r['valid'] for r in sut_runs)}/{len(sut_runs)}"}
