@@ -203,3 +203,30 @@ def test_cut_entry_is_an_error_naming_the_file(logs, tmp_path):
         read_accuracy_log(path)
     with pytest.raises(LogError, match="missing"):
         read_accuracy_log(tmp_path / "nope.json")
+
+
+def test_the_accuracy_command_records_its_command_and_accuracy_beside_accuracy_txt(logs, tmp_path):
+    """`benchwright accuracy` writes accuracy.txt and its record, accuracy.json: the command exactly as it was
+    called (what the bundle's README lists), the numbers of accuracy.txt and the target."""
+    import shlex
+
+    from benchwright.cli import main
+    from benchwright.provenance import recorded_command
+
+    data = tmp_path / "data"
+    data.mkdir()
+    np.save(data / "val_y.npy", LABELS)
+    out = tmp_path / "result dir/accuracy.txt"
+    argv = ["accuracy", "--run", str(logs["half"].parent), "--data", str(data), "--benchmark", "half-right",
+            "--reference", "50.0", "--target-fraction", "0.99", "--out", str(out)]
+    assert main(argv) == 0
+    record_file = out.with_name("accuracy.json")
+    record = json.loads(record_file.read_text())
+    assert recorded_command(record_file) == shlex.join(["benchwright", *argv])
+    assert record["values"] == {"accuracy": 50.0, "good": 512, "total": 1024}
+    assert record["accuracy_txt"] == [out.read_text().splitlines()[0]]
+    assert record["accuracy_log_sha256"] == sha256_file(logs["half"])
+    assert record["target"] == 49.5 and record["benchmark"] == "half-right" and record["metric"] == "top1"
+    explicit = tmp_path / "elsewhere.json"
+    assert main([*argv, "--record", str(explicit)]) == 0
+    assert json.loads(explicit.read_text())["execution"]["command"].endswith(f"--record {explicit}")

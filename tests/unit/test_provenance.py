@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,46 @@ def test_run_facts_record_this_checkout_and_this_process_software(monkeypatch):
     assert sw["packages"]["torch"] == torch.__version__ and sw["torch_build"]["version"] == torch.__version__
     assert sw["packages"]["mlcommons-loadgen"] and sw["python"] == ".".join(map(str, sys.version_info[:3]))
     assert sw["python_compiler"] and sw["torch_build"]["compiler"]  # e.g. "GCC 13.3"
+
+
+def test_a_job_records_the_command_it_ran_innermost_first():
+    """`benchwright.cli.main` runs every command inside ``invocation``; `container-run` on a local SKU runs its
+    job's command in the same process, and the job records that command, not the container-run around it."""
+    from benchwright.provenance import command_line, invocation
+
+    assert run_facts()["command"] is None  # the package called from Python: no command to record
+    job = ["loadgen", "--spec", '{"a": "b c"}', "--out", "results/inference/x y/performance"]
+    with invocation(["container-run", "--system", "config/systems/cpu-host.yaml", "--", *job]):
+        with invocation(job):
+            facts = run_facts()
+        assert command_line().startswith("benchwright container-run ")
+    assert command_line() is None
+    assert facts["command"] == ("benchwright loadgen --spec '{\"a\": \"b c\"}' --out "
+                                "'results/inference/x y/performance'")
+    assert shlex.split(facts["command"]) == ["benchwright", *job]  # shell-quoted: it gives back the argv
+
+
+def test_the_cli_passes_its_argv_to_the_record(monkeypatch, capsys):
+    from benchwright import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "_cmd_validate", lambda args: seen.setdefault("command", run_facts()["command"]) and 0)
+    cli.main(["validate", "--configfile", "config/config.yaml"])
+    assert seen["command"] == "benchwright validate --configfile config/config.yaml"
+
+
+def test_a_record_without_a_command_is_an_error_naming_the_file(tmp_path):
+    from benchwright.provenance import MissingCommand, recorded_command
+
+    old = tmp_path / "record.json"
+    old.write_text(json.dumps({"execution": {"hostname": "vm"}}))
+    with pytest.raises(MissingCommand, match=rf"{old} records no command \(execution.command\)"):
+        recorded_command(old)
+    old.write_text("{not json")
+    with pytest.raises(MissingCommand, match=rf"{old} is not JSON"):
+        recorded_command(old)
+    old.write_text(json.dumps({"execution": {"command": "benchwright loadgen --out x"}}))
+    assert recorded_command(old) == "benchwright loadgen --out x"
 
 
 # --- the bundle's records ---------------------------------------------------------------------------------
@@ -244,6 +285,18 @@ def test_code_drift_is_a_warning_not_an_error(copy):
     assert result.ok
     assert any(f"produced at commit {'f' * 12}" in w and meta["source"]["commit"][:12] in w for w in result.warnings)
     assert any("modified code (workflow/x)" in w for w in result.warnings)
+
+
+def test_a_readme_command_that_is_not_the_recorded_one_fails_verification(copy):
+    """The README lists the commands the jobs recorded; one edited (and the manifest rewritten) no longer matches
+    the provenance record's."""
+    readme = copy / TREE_RESULT / "README.md"
+    readme.write_text(readme.read_text().replace("--target-fraction 0.99", "--target-fraction 0.9"))
+    write_manifest(copy)
+    result = verify(copy)
+    assert not result.ok
+    assert any(e.startswith(f"{TREE_RESULT}/README.md: does not list the command its job recorded ({PROV}): "
+                            "benchwright accuracy --run ") for e in result.errors), result.errors
 
 
 def test_manifest_is_parsed_strictly():

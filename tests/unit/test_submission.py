@@ -36,6 +36,48 @@ def copy_evidence(root: Path, benchmark: str, recorded: str) -> None:
         shutil.copyfile(src, root / dst)
 
 
+def stamp_commands(root: Path, run: str) -> None:
+    """The recorded runs predate command records: give their copies in ``root`` what a job of the rules records
+    now, the command it ran (``execution.command``, as `benchwright.cli.main` passes it to ``run_facts``), and the
+    accuracy check's accuracy.json. ``run``: an inference folder (results/inference/...) or a training run."""
+    from benchwright.harness.accuracy import accuracy_record
+    from benchwright.provenance import command_line, invocation
+
+    def stamp(record_file: Path, argv: list[str]) -> None:
+        record = json.loads(record_file.read_text())
+        with invocation(argv):
+            record.setdefault("execution", {})["command"] = command_line()
+        record_file.write_text(json.dumps(record, indent=2))
+
+    parts = run.split("/")
+    if parts[1] == "training":
+        _, _, system, benchmark, _ = parts
+        record = json.loads((root / run / "record.json").read_text())
+        stamp(root / run / "record.json", ["train", "--spec", json.dumps(record["spec"]), "--data",
+                                           f"results/data/{benchmark}", "--out", run, "--threads", "2",
+                                           "--detected", f"results/systems/{system}/detected.json"])
+        return
+    _, _, system, benchmark, precision, scenario = parts
+    model = f"results/models/{benchmark}/{'int8' if precision == 'int8' else 'fp32'}"
+    for mode, extra in (("performance", ["--ranging", f"results/ranging/{system}/{benchmark}/{precision}/"
+                                                      f"{scenario}.json"]), ("accuracy", [])):
+        spec = json.loads((root / run / mode / "record.json").read_text())["spec"]
+        stamp(root / run / mode / "record.json",
+              ["loadgen", "--spec", json.dumps(spec), "--model", model, "--data", f"results/data/{benchmark}",
+               "--detected", f"results/systems/{system}/detected.json", *extra, "--out", f"{run}/{mode}"])
+    bench = yaml.safe_load((root / f"config/benchmarks/{benchmark}.yaml").read_text())
+    acc = bench["accuracy"]
+    argv = ["accuracy", "--run", f"{run}/accuracy", "--data", f"results/data/{benchmark}", "--benchmark", benchmark,
+            "--task", bench.get("task", "image_classification"), "--metric", acc.get("metric", "top1"),
+            "--reference", str(acc["reference"]), "--target-fraction", str(acc["target_fraction"]),
+            "--out", f"{run}/accuracy.txt", "--record", f"{run}/accuracy.json"]
+    with invocation(argv):
+        record = accuracy_record((root / run / "accuracy.txt").read_text(), benchmark=benchmark,
+                                 task=argv[argv.index("--task") + 1], metric=argv[argv.index("--metric") + 1],
+                                 reference=acc["reference"], target_fraction=acc["target_fraction"])
+    (root / run / "accuracy.json").write_text(json.dumps(record, indent=2))
+
+
 def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "submission") -> Path:
     """A working directory holding the repository's config and, under results/, the recorded runs laid out as a
     finished campaign (INT8 Offline on cpu-host, and the five training runs when ``training``)."""
@@ -45,6 +87,7 @@ def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "sub
     campaign["benchmarks"]["digits-cnn"].update(scenarios=["Offline"], precisions=["int8"], training=training)
     (root / "config/config.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     shutil.copytree(RECORDED / recorded, root / RESULT)
+    stamp_commands(root, RESULT)
     copy_evidence(root, "digits-cnn", recorded)
     (root / "results/systems/cpu-host").mkdir(parents=True)
     shutil.copyfile(RECORDED / "systems/cpu-host.detected.json", root / "results/systems/cpu-host/detected.json")
@@ -52,6 +95,7 @@ def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "sub
         base = root / "results/training/cpu-host/digits-cnn"
         for i in range(5):
             shutil.copytree(RECORDED / f"training/run_{i}", base / f"run_{i}")
+            stamp_commands(root, f"results/training/cpu-host/digits-cnn/run_{i}")
         shutil.copyfile(RECORDED / "training/score.json", base / "score.json")
     return root
 
@@ -73,6 +117,7 @@ def make_closed_campaign(root: Path) -> Path:
     sku["tuning"]["resnet"] = sku["tuning"].pop("digits-cnn")
     (root / "config/systems/cpu-host.yaml").write_text(yaml.safe_dump(sku, sort_keys=False))
     shutil.copytree(RECORDED / "closed-smoke-int8-offline", root / "results/inference/cpu-host/resnet/int8/Offline")
+    stamp_commands(root, "results/inference/cpu-host/resnet/int8/Offline")
     copy_evidence(root, "resnet", "closed-smoke-int8-offline")
     (root / "results/systems/cpu-host").mkdir(parents=True)
     shutil.copyfile(RECORDED / "systems/cpu-host.detected.json", root / "results/systems/cpu-host/detected.json")
@@ -231,6 +276,71 @@ def test_assembly_names_a_missing_result(tmp_path):
     with pytest.raises(AssemblyError, match=r"accuracy.txt is missing.*\n.*fix: run the campaign"):
         assemble(root)
     assert not (root / "bundle").exists() and not list(root.glob(".bundle*"))
+
+
+def _readme_commands(readme: Path) -> list[str]:
+    """The recorded commands a README lists: the line under each '# <job>, as recorded in <record>' comment."""
+    lines = readme.read_text().splitlines()
+    return [lines[n + 1].strip() for n, line in enumerate(lines) if ", as recorded in " in line]
+
+
+def test_the_readme_commands_are_the_commands_the_jobs_recorded(submission_bundle):
+    """Not retyped: every command of a result's README (performance run, accuracy run, accuracy check) and of the
+    training implementation's README (each seeded run) is the `execution.command` its job's record holds."""
+    from benchwright.provenance import recorded_command
+
+    root = submission_bundle.parent  # the campaign's working directory the bundle was assembled in
+    records = [f"{RESULT}/performance/record.json", f"{RESULT}/accuracy/record.json", f"{RESULT}/accuracy.json"]
+    recorded = [recorded_command(root / r) for r in records]
+    readme = submission_bundle / TREE_RESULT / "README.md"
+    assert _readme_commands(readme) == recorded
+    text = readme.read_text()
+    assert all(f"as recorded in {r}" in text for r in records) and "exactly as each job recorded them" in text
+    assert recorded[0].startswith("benchwright loadgen --spec ") and f"--out {RESULT}/performance" in recorded[0]
+    assert "--ranging results/ranging/cpu-host/digits-cnn/int8/Offline.json" in recorded[0]
+    assert recorded[2].startswith(f"benchwright accuracy --run {RESULT}/accuracy ")
+    # The campaign's own command stays derived from its files (it is not a job's command).
+    assert f"    snakemake --cores all --configfile config/config.yaml {RESULT}/performance {RESULT}/accuracy.txt" in text
+    runs = [f"results/training/cpu-host/digits-cnn/run_{i}/record.json" for i in range(5)]
+    impl = submission_bundle / "training/benchwright/benchmarks/digits-cnn/implementations/benchwright-pytorch"
+    assert _readme_commands(impl / "README.md") == [recorded_command(root / r) for r in runs]
+    prov = json.loads((submission_bundle / "provenance/inference/cpu-host/digits-cnn-int8/Offline.json").read_text())
+    assert prov["reproduce"] == {"readme": f"{TREE_RESULT}/README.md", "commands": recorded}
+
+
+@pytest.mark.parametrize("record", ["performance/record.json", "accuracy/record.json", "accuracy.json"])
+def test_a_record_without_a_command_stops_the_assembly_naming_the_file(tmp_path, record):
+    from benchwright.submission.inference import AssemblyError
+
+    root = make_campaign(tmp_path, recorded="smoke-int8-offline", training=False, mode="smoke")
+    path = root / RESULT / record
+    data = json.loads(path.read_text())
+    del data["execution"]["command"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(AssemblyError, match=rf"{RESULT}/{record} records no command \(execution.command\).*\n"
+                                            r".*fix: run the .* again with this benchwright"):
+        assemble(root)
+    assert not (root / "bundle").exists() and not list(root.glob(".bundle*"))
+
+
+def test_a_missing_accuracy_record_stops_the_assembly_naming_the_file(tmp_path):
+    from benchwright.submission.inference import AssemblyError
+
+    root = make_campaign(tmp_path, recorded="smoke-int8-offline", training=False, mode="smoke")
+    (root / RESULT / "accuracy.json").unlink()
+    with pytest.raises(AssemblyError, match=rf"{RESULT}/accuracy.json is missing; the bundle needs it"):
+        assemble(root)
+
+
+def test_a_training_record_without_a_command_stops_the_assembly_naming_the_file(tmp_path):
+    from benchwright.submission.inference import AssemblyError
+
+    root = make_campaign(tmp_path, recorded="smoke-int8-offline", training=True, mode="smoke")
+    path = root / "results/training/cpu-host/digits-cnn/run_3/record.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "execution"}))
+    with pytest.raises(AssemblyError, match=r"results/training/cpu-host/digits-cnn/run_3/record.json records no "
+                                            r"command"):
+        assemble(root)
 
 
 # --- the validator on corrupted bundles -----------------------------------------------------------------

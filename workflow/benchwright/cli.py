@@ -108,16 +108,18 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_reference(args: argparse.Namespace) -> int:
+    from .models.records import ReferenceSpec
     from .models.steps import train_reference
 
-    train_reference(json.loads(args.spec), args.data, args.out, threads=args.threads)
+    train_reference(ReferenceSpec.model_validate_json(args.spec), args.data, args.out, threads=args.threads)
     return 0
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
+    from .models.records import QuantizeSpec
     from .models.steps import quantize
 
-    quantize(json.loads(args.spec), args.weights, args.data, args.calibration_list, args.out)
+    quantize(QuantizeSpec.model_validate_json(args.spec), args.weights, args.data, args.calibration_list, args.out)
     return 0
 
 
@@ -139,16 +141,20 @@ def _cmd_range(args: argparse.Namespace) -> int:
     from .harness.steps import range_job
 
     outcome = range_job(_run_spec(args.spec), args.model, args.data, args.out)
-    shown = {k: v for k, v in outcome.items() if k != "trials"}
-    print(f"ranging: {shown}", file=sys.stderr)
+    print(f"ranging: {outcome.summary()}", file=sys.stderr)
     return 0
 
 
 def _cmd_accuracy(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json
+    from .harness.accuracy import accuracy_record
     from .harness.steps import accuracy_job
 
-    accuracy_job(args.run, args.data, args.out, benchmark=args.benchmark, reference=args.reference,
-                 target_fraction=args.target_fraction, task=args.task, metric=args.metric)
+    text = accuracy_job(args.run, args.data, args.out, benchmark=args.benchmark, reference=args.reference,
+                        target_fraction=args.target_fraction, task=args.task, metric=args.metric)
+    record = args.record or str(Path(args.out).with_suffix(".json"))
+    atomic_write_json(record, accuracy_record(text, benchmark=args.benchmark, task=args.task, metric=args.metric,
+                                              reference=args.reference, target_fraction=args.target_fraction))
     return 0
 
 
@@ -165,6 +171,7 @@ def _cmd_dataset_manifest(args: argparse.Namespace) -> int:
 def _cmd_dataset_verify(args: argparse.Namespace) -> int:
     from .config import load_plan, read_yaml
     from .data.folder import expand_path, verify_folder
+    from .paths import dataset_verify_cache
 
     merged: dict = {}
     for f in args.configfile:
@@ -183,7 +190,7 @@ def _cmd_dataset_verify(args: argparse.Namespace) -> int:
         folder = expand_path(ds.path or "", field="dataset.path", file=bfile)
         manifest = Path(plan.campaign.paths.benchmarks) / (ds.manifest or "")
         report = verify_folder(folder, manifest, ds.manifest_sha256 or "", verify_all=args.verify_all,
-                               cache_file=Path("resources/datasets") / ds.name / "verify-cache.json")
+                               cache_file=dataset_verify_cache(ds.name))
         print(f"{name}: {folder}: {report.files} files, {report.bytes:,} bytes match {manifest} "
               f"({report.hashed} hashed now)")
     return 0
@@ -598,6 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="an AccuracyOnly run folder")
     p.add_argument("--data", required=True, help="preprocessed data folder (labels)")
     p.add_argument("--out", required=True, help="accuracy.txt, written only when the target is met")
+    p.add_argument("--record", help="the check's record (command, accuracy, target), written with accuracy.txt "
+                                    "(default: accuracy.json beside it)")
     p.add_argument("--benchmark", required=True)
     p.add_argument("--reference", type=float, required=True, help="reference accuracy in percent")
     p.add_argument("--target-fraction", type=float, required=True, help="0.99 or 0.999")
@@ -722,9 +731,13 @@ def _step_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .provenance import invocation
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with invocation(argv):  # the command a job records it ran (benchwright.provenance.run_facts)
+            return args.func(args)
     except CampaignError as err:  # bad input: the message names file, field and fix
         print(str(err), file=sys.stderr)
         return 2

@@ -5,25 +5,73 @@ from __future__ import annotations
 
 from .schemas.benchmark import ModelFormat
 
-DATASET_FILE = "resources/datasets/{dataset}/{file}"
-DATASET_VERIFIED = "resources/datasets/{dataset}/verified.json"
+DATASET_DIR = "resources/datasets/{dataset}"
+DATASET_FILE = DATASET_DIR + "/{file}"
+DATASET_UNPACKED = DATASET_FILE + ".unpacked"
+"""An archive's extracted folder."""
+DATASET_VERIFIED = DATASET_DIR + "/verified.json"
 """The record of a folder dataset verified against its manifest (its cache of sizes and mtimes lies beside it)."""
+DATASET_VERIFY_CACHE = DATASET_DIR + "/verify-cache.json"
+"""Sizes and mtimes of a folder dataset's files when last verified (only changed files are hashed again)."""
 QUARANTINE = "resources/quarantine/{dataset}"
+WEIGHTS_QUARANTINE = "resources/quarantine/weights"
+"""Where fetched weights with the wrong sha256 are moved."""
 DATA = "results/data/{benchmark}"
+DATA_MANIFEST = DATA + "/manifest.json"
+"""The preprocessing manifest: the dataset's and the preprocessed arrays' sha256."""
 DETECTED = "results/systems/{system}/detected.json"
 IMAGE_RECORD = "results/images/{image}.json"
 MODEL_DIR = "results/models/{benchmark}/{variant}"
 """``variant``: fp32 (the reference model every non-int8 precision loads) or int8 (the quantized model)."""
-FP32_RECORD = "results/models/{benchmark}/fp32/record.json"
-INT8_MODEL = "results/models/{benchmark}/int8/model.pt"
-INT8_RECORD = "results/models/{benchmark}/int8/calibration.json"
+FP32_DIR = "results/models/{benchmark}/fp32"
+FP32_WEIGHTS = FP32_DIR + "/weights.pt"
+"""The trained FP32 weights (a state_dict)."""
+FP32_MODEL = FP32_DIR + "/{modelfile}"
+"""A fetched FP32 model, by its format's file name (MODEL_FILES)."""
+FP32_RECORD = FP32_DIR + "/record.json"
+INT8_DIR = "results/models/{benchmark}/int8"
+INT8_MODEL = INT8_DIR + "/model.pt"
+INT8_RECORD = INT8_DIR + "/calibration.json"
 RANGING = "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json"
 INFERENCE_DIR = "results/inference/{system}/{benchmark}/{precision}/{scenario}"
 INFERENCE_RUN = INFERENCE_DIR + "/{mode}"
+"""A LoadGen run folder (``mode``: performance or accuracy): its logs, user.conf and record.json."""
+PERFORMANCE_RUN = INFERENCE_DIR + "/performance"
+ACCURACY_RUN = INFERENCE_DIR + "/accuracy"
+RUN_RECORD = "record.json"
+"""The record a LoadGen or training job writes into its run folder (what it ran, where, with what)."""
 ACCURACY_TXT = INFERENCE_DIR + "/accuracy.txt"
+ACCURACY_RECORD = INFERENCE_DIR + "/accuracy.json"
+"""The accuracy check's record beside accuracy.txt: the command it ran and the accuracy it measured."""
+COMPLIANCE_TEST = INFERENCE_DIR + "/{test}"
+"""A compliance test's evidence folder (``test``: TEST01, TEST04)."""
 TRAINING_DIR = "results/training/{system}/{benchmark}"
 TRAINING_RUN = TRAINING_DIR + "/run_{index}"
+TRAINING_COMPLIANCE = TRAINING_RUN + ".compliance.txt"
 TRAINING_SCORE = TRAINING_DIR + "/score.json"
+TIMINGS = "results/timings"
+"""Snakemake's `benchmark:` files (wall time, memory) of the measured jobs."""
+PREPROCESS_TIMING = TIMINGS + "/preprocess/{benchmark}.tsv"
+TRAIN_REFERENCE_TIMING = TIMINGS + "/train_reference/{benchmark}.tsv"
+QUANTIZE_TIMING = TIMINGS + "/quantize_int8/{benchmark}.tsv"
+INFERENCE_TIMING = TIMINGS + "/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
+COMPLIANCE_TIMING = TIMINGS + "/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.tsv"
+TRAINING_TIMING = TIMINGS + "/training/{system}/{benchmark}/run_{index}.tsv"
+SUBMISSION_DIR = "results/submission/{campaign}"
+BUNDLE = SUBMISSION_DIR + "/bundle"
+BUNDLE_TARBALL = SUBMISSION_DIR + "/{campaign}.tar.gz"
+BUNDLE_CHECK = SUBMISSION_DIR + "/check.txt"
+BUNDLE_CHECK_JSON = SUBMISSION_DIR + "/check.json"
+PUBLISHED = SUBMISSION_DIR + "/published.json"
+"""The receipt of the published version."""
+PUBLISH_DIR = "submissions/{campaign}"
+"""The published versions of a campaign's bundle, v1/, v2/, ... (never overwritten)."""
+REPORT_DIR = "results/report"
+REPORT_TABLE = REPORT_DIR + "/results.csv"
+REPORT_SUMMARY = REPORT_DIR + "/summary.json"
+REPORT_PAGE = REPORT_DIR + "/{system}.html"
+REPORT_PLOTS = REPORT_DIR + "/{system}"
+REPORT_INDEX = REPORT_DIR + "/index.html"
 
 MODEL_FILES = {ModelFormat.state_dict: "weights.pt", ModelFormat.torchscript: "model.pt",
                ModelFormat.torch_export: "model.pt2", ModelFormat.onnx: "model.onnx"}
@@ -70,3 +118,65 @@ def training_score(system: str, benchmark: str) -> str:
 
 def data_dir(benchmark: str) -> str:
     return DATA.format(benchmark=benchmark)
+
+
+def dataset_file(dataset: str, file: str) -> str:
+    return DATASET_FILE.format(dataset=dataset, file=file)
+
+
+def dataset_verify_cache(dataset: str) -> str:
+    return DATASET_VERIFY_CACHE.format(dataset=dataset)
+
+
+def data_manifest(benchmark: str) -> str:
+    return DATA_MANIFEST.format(benchmark=benchmark)
+
+
+def detected(system: str) -> str:
+    return DETECTED.format(system=system)
+
+
+def image_record(image: str) -> str:
+    return IMAGE_RECORD.format(image=image)
+
+
+def fp32_record(benchmark: str) -> str:
+    return FP32_RECORD.format(benchmark=benchmark)
+
+
+def int8_record(benchmark: str) -> str:
+    return INT8_RECORD.format(benchmark=benchmark)
+
+
+def inference_run(system: str, benchmark: str, precision: str, scenario: str, mode: str) -> str:
+    """A LoadGen run folder: ``mode`` performance or accuracy."""
+    return f"{inference_dir(system, benchmark, precision, scenario)}/{mode}"
+
+
+def run_record(run: str) -> str:
+    """The record.json of a LoadGen or training run folder."""
+    return f"{run}/{RUN_RECORD}"
+
+
+def accuracy_txt(system: str, benchmark: str, precision: str, scenario: str) -> str:
+    return f"{inference_dir(system, benchmark, precision, scenario)}/accuracy.txt"
+
+
+def accuracy_record(system: str, benchmark: str, precision: str, scenario: str) -> str:
+    return f"{inference_dir(system, benchmark, precision, scenario)}/accuracy.json"
+
+
+def training_compliance(system: str, benchmark: str, index: int) -> str:
+    return TRAINING_COMPLIANCE.format(system=system, benchmark=benchmark, index=index)
+
+
+def bundle_dir(campaign: str) -> str:
+    return BUNDLE.format(campaign=campaign)
+
+
+def published(campaign: str) -> str:
+    return PUBLISHED.format(campaign=campaign)
+
+
+def report_page(system: str) -> str:
+    return REPORT_PAGE.format(system=system)

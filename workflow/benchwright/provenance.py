@@ -2,9 +2,9 @@
 
 Two halves:
 
-* at run time, every LoadGen and training job records where and with what it ran
-  (:func:`run_facts`: the code's commit and whether it was modified, the software versions of the process, the
-  container image, the host), in its ``record.json``;
+* at run time, every LoadGen and training job records what it ran and where and with what it ran it
+  (:func:`run_facts`: the command line, the code's commit and whether it was modified, the software versions of
+  the process, the container image, the host), in its ``record.json``; the accuracy check in ``accuracy.json``;
 * at bundle time, :func:`inference_provenance` and :func:`training_provenance` join that record with the
   artifacts the result descends from (dataset file hashes, the preprocessing manifest, the calibration record,
   the weights) into one provenance record per result. The bundle carries the records under ``provenance/``
@@ -15,14 +15,17 @@ Two halves:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +113,57 @@ def software() -> dict[str, Any]:
             "os": platform.platform()}
 
 
+_INVOCATION: list[tuple[str, ...]] = []
+"""The `benchwright` command lines this process is running, innermost last (`container-run` on a local SKU runs
+its job's command in the same process)."""
+
+
+@contextlib.contextmanager
+def invocation(argv: Sequence[str]) -> Iterator[None]:
+    """Within this block the process runs ``benchwright ARGV`` (ARGV: the arguments after the program name, as
+    :func:`benchwright.cli.main` parsed them); :func:`run_facts` records that command."""
+    _INVOCATION.append(("benchwright", *map(str, argv)))
+    try:
+        yield
+    finally:
+        _INVOCATION.pop()
+
+
+def command_line() -> str | None:
+    """The `benchwright ...` command this process runs, shell-quoted (``shlex.split`` gives back its argv);
+    None outside :func:`invocation` (the package called from Python)."""
+    return shlex.join(_INVOCATION[-1]) if _INVOCATION else None
+
+
 def run_facts() -> dict[str, Any]:
-    """Where a job ran (recorded as ``execution`` in its record.json): the container runtime and image id (set by
-    `benchwright container-run`), the hostname (a Docker container's is its id), whether /.dockerenv exists
-    (only a container has it), the code and the software."""
-    return {"runtime": os.environ.get("BENCHWRIGHT_RUNTIME", "local"),
+    """What a job ran and where (recorded as ``execution`` in its record.json): the command line (exactly as the
+    rule called it, its paths relative to the campaign's working directory), the container runtime and image id
+    (set by `benchwright container-run`), the hostname (a Docker container's is its id), whether /.dockerenv
+    exists (only a container has it), the code and the software."""
+    return {"command": command_line(), "runtime": os.environ.get("BENCHWRIGHT_RUNTIME", "local"),
             "image_id": os.environ.get("BENCHWRIGHT_IMAGE_ID"), "hostname": socket.gethostname(),
             "in_docker": os.path.exists("/.dockerenv"), "code": code_state(), "software": software()}
+
+
+class MissingCommand(ValueError):
+    """A job's record names no command (written by an older benchwright, or by a job not run as a command)."""
+
+
+def recorded_command(record_file: str | os.PathLike[str]) -> str:
+    """The command a job recorded (``execution.command`` of its record.json or accuracy.json).
+
+    Raises FileNotFoundError for a missing record and MissingCommand, naming the file, for one without a
+    command."""
+    path = Path(record_file)
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as err:
+        raise MissingCommand(f"{path} is not JSON ({err}); it should be the record of the job that wrote it") from None
+    command = (record.get("execution") or {}).get("command") if isinstance(record, dict) else None
+    if not isinstance(command, str) or not command.strip():
+        raise MissingCommand(f"{path} records no command (execution.command): it was written by a job that "
+                             "predates command records, or not by the `benchwright` command")
+    return command
 
 
 # --- bundle time ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from benchwright.cluster import RESOURCE_KEYS, profile_defaults, slurm_resources
 from benchwright.config import load_plan, model_dir
 from benchwright.data.folder import expand_path
 from benchwright.errors import CampaignError
+from benchwright.harness.scenarios import RANGED, policy
 from benchwright.schemas.base import Precision, Scenario
 from benchwright.report.table import report_spec
 from benchwright.submission.spec import bundle_spec
@@ -46,6 +47,12 @@ def one_of(values):
     return "|".join(re.escape(str(getattr(v, "value", v))) for v in values) or "(?!)"
 
 
+def shell_path(pattern):
+    """A benchwright.paths pattern as a rule's shell command spells it: `{benchmark}` -> `{wildcards.benchmark}`
+    (rules take paths from benchwright.paths; their outputs, inputs and params use the patterns as they are)."""
+    return re.sub(r"\{(\w+)\}", r"{wildcards.\1}", pattern)
+
+
 wildcard_constraints:
     benchmark=one_of(BENCHMARKS),
     system=one_of(SYSTEMS),
@@ -60,8 +67,8 @@ wildcard_constraints:
 
 def all_targets():
     """Every final output of the campaign."""
-    targets = [f"results/data/{name}" for name in BENCHMARKS]
-    targets += [f"results/systems/{sku}/detected.json" for sku in PLAN.systems_in_use]
+    targets = [paths.data_dir(name) for name in BENCHMARKS]
+    targets += [paths.detected(sku) for sku in PLAN.systems_in_use]
     targets += inference_targets()
     targets += training_targets()
     targets += submission_targets()
@@ -102,8 +109,7 @@ def preprocess_inputs(wildcards):
     if dataset.is_folder:
         return [folder_manifest(wildcards.benchmark)]
     return [
-        f"resources/datasets/{dataset.name}/{f.local_name}"
-        + ("" if f.archive == "none" else ".unpacked")
+        paths.dataset_file(dataset.name, f.local_name) + ("" if f.archive == "none" else ".unpacked")
         for f in dataset.files
     ]
 
@@ -117,7 +123,7 @@ def preprocess_args(wildcards):
     folder = expand_path(dataset.path, field="dataset.path", file=PLAN.files[f"benchmark:{wildcards.benchmark}"])
     return ["--inputs", str(folder), "--folder-manifest", folder_manifest(wildcards.benchmark),
             "--manifest-sha256", dataset.manifest_sha256,
-            "--cache", f"resources/datasets/{dataset.name}/verify-cache.json"]
+            "--cache", paths.dataset_verify_cache(dataset.name)]
 
 
 def preprocess_spec(wildcards):
@@ -194,9 +200,6 @@ def measurement_threads(wildcards):
 MEASUREMENT_THREADS = (
     next(iter(NODE_CORES.values())) if len(set(NODE_CORES.values())) == 1 else measurement_threads
 )
-
-
-RANGED_SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 
 
 def reference_spec(wildcards):
@@ -281,9 +284,9 @@ def ranging_spec(wildcards):
 
 def ranging_input(wildcards):
     """Performance runs are sized by the ranging result of their SKU (QPS or expected latency)."""
-    if wildcards.mode == "performance" and wildcards.scenario in RANGED_SCENARIOS:
+    if wildcards.mode == "performance" and wildcards.scenario in RANGED:
         return [
-            f"results/ranging/{wildcards.system}/{wildcards.benchmark}/{wildcards.precision}/{wildcards.scenario}.json"
+            paths.ranging_file(wildcards.system, wildcards.benchmark, wildcards.precision, wildcards.scenario)
         ]
     return []
 
@@ -365,12 +368,12 @@ def training_runs(wildcards):
 
 
 def training_records(wildcards):
-    return [f"{run}/record.json" for run in training_runs(wildcards)]
+    return [paths.run_record(run) for run in training_runs(wildcards)]
 
 
 def training_checks(wildcards):
     return [
-        f"results/training/{wildcards.system}/{wildcards.benchmark}/run_{i}.compliance.txt"
+        paths.training_compliance(wildcards.system, wildcards.benchmark, i)
         for i in range(PLAN.required_runs(wildcards.benchmark))
     ]
 
@@ -392,7 +395,7 @@ def training_score_args(wildcards):
 
 def training_targets():
     return [
-        f"results/training/{system}/{benchmark}/score.json"
+        paths.training_score(system, benchmark)
         for benchmark, system in PLAN.training_jobs
     ]
 
@@ -403,7 +406,7 @@ def training_targets():
 def image_input(wildcards):
     """The image record a job of a docker SKU depends on (a rebuilt image re-runs what used it)."""
     runtime = SYSTEMS[wildcards.system].container
-    return [f"results/images/{runtime.image}.json"] if runtime.runtime == "docker" else []
+    return [paths.image_record(runtime.image)] if runtime.runtime == "docker" else []
 
 
 # What the rules use (`image=IMAGE_INPUT`): no image to depend on when no SKU of the campaign runs in docker.
@@ -458,10 +461,12 @@ def bundle_inputs(wildcards):
     """Everything the bundle is assembled from: finished, checked results (a failed check stops the DAG before)."""
     inputs = []
     for e in BUNDLE.inference:
-        inputs += [f"{e.run}/performance", f"{e.run}/accuracy", f"{e.run}/accuracy.txt"]
+        where = (e.system, e.benchmark, e.precision, e.scenario)
+        inputs += [paths.inference_run(*where, "performance"), paths.inference_run(*where, "accuracy"),
+                   paths.accuracy_txt(*where), paths.accuracy_record(*where)]  # the records: their commands
         inputs += [f"{e.run}/{test}" for test in e.compliance_tests]
     for e in BUNDLE.training:
-        inputs += list(e.runs) + [f"results/training/{e.system}/{e.benchmark}/score.json"]
+        inputs += list(e.runs) + [paths.training_score(e.system, e.benchmark)]
     for e in (*BUNDLE.inference, *BUNDLE.training):  # what provenance/ links each result to
         ev = e.evidence  # the manifest is a file of the preprocessing rule's folder output: depend on the folder
         inputs += [os.path.dirname(ev.data_manifest)]
@@ -473,7 +478,7 @@ def bundle_inputs(wildcards):
 def submission_targets():
     if not (BUNDLE.inference or BUNDLE.training):
         return []
-    return [f"results/submission/{CAMPAIGN}/published.json"]
+    return [paths.published(CAMPAIGN)]
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -487,17 +492,17 @@ def report_inputs(wildcards):
     for item in REPORT_SPEC.inference:
         inputs += [f"{item.run}/performance", f"{item.run}/accuracy.txt"]
     for item in REPORT_SPEC.training:
-        inputs += list(item.runs) + [f"results/training/{item.system}/{item.benchmark}/score.json"]
+        inputs += list(item.runs) + [paths.training_score(item.system, item.benchmark)]
     return inputs
 
 
 def report_ranging(wildcards):
-    """The Server ranging results a SKU's throughput-against-latency plot reads."""
-    return [f"results/ranging/{i.system}/{i.benchmark}/{i.precision}/Server.json" for i in REPORT_SPEC.inference
-            if i.system == wildcards.system and i.scenario == "Server"]
+    """The ranging results a SKU's throughput-against-latency plot reads (Server's)."""
+    return [paths.ranging_file(i.system, i.benchmark, i.precision, i.scenario) for i in REPORT_SPEC.inference
+            if i.system == wildcards.system and policy(i.scenario).ranging_plot]
 
 
 def report_targets():
     if not (REPORT_SPEC.inference or REPORT_SPEC.training):
         return []
-    return ["results/report/index.html"] + [f"results/report/{s}.html" for s in REPORT_SPEC.systems]
+    return [paths.REPORT_INDEX] + [paths.report_page(s) for s in REPORT_SPEC.systems]

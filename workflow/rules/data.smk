@@ -3,7 +3,7 @@
 
 rule download:
     output:
-        "resources/datasets/{dataset}/{file}",
+        paths.DATASET_FILE,
     log:
         "logs/download/{dataset}/{file}.log",
     params:
@@ -13,14 +13,14 @@ rule download:
         "../envs/benchwright.yaml"
     shell:
         "benchwright fetch {params.args:q} --out {output:q}"
-        " --quarantine resources/quarantine/{wildcards.dataset} 2> {log:q}"
+        " --quarantine " + shell_path(paths.QUARANTINE) + " 2> {log:q}"
 
 
 rule unpack:
     input:
-        "resources/datasets/{dataset}/{file}",
+        paths.DATASET_FILE,
     output:
-        directory("resources/datasets/{dataset}/{file}.unpacked"),
+        directory(paths.DATASET_UNPACKED),
     log:
         "logs/unpack/{dataset}/{file}.log",
     params:
@@ -35,11 +35,11 @@ rule preprocess:
     input:
         preprocess_inputs,
     output:
-        directory("results/data/{benchmark}"),
+        directory(paths.DATA),
     log:
         "logs/preprocess/{benchmark}.log",
     benchmark:
-        "results/timings/preprocess/{benchmark}.tsv"
+        paths.PREPROCESS_TIMING
     params:
         spec=preprocess_spec,
         inputs=preprocess_args,

@@ -7,7 +7,7 @@ rule build_image:
         unpack(image_source),
         sources=package_sources(),
     output:
-        "results/images/{image}.json",
+        paths.IMAGE_RECORD,
     log:
         "logs/images/{image}.log",
     wildcard_constraints:

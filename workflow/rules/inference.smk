@@ -5,11 +5,11 @@
 rule range_performance:
     input:
         model=model_input,
-        data="results/data/{benchmark}",
-        detected="results/systems/{system}/detected.json",
+        data=paths.DATA,
+        detected=paths.DETECTED,
         image=IMAGE_INPUT,
     output:
-        "results/ranging/{system}/{benchmark}/{precision}/{scenario}.json",
+        paths.RANGING,
     log:
         "logs/ranging/{system}/{benchmark}/{precision}/{scenario}.log",
     threads: MEASUREMENT_THREADS
@@ -18,7 +18,7 @@ rule range_performance:
     params:
         spec=ranging_spec,
         model=model_folder,
-        container=container_args("results/ranging/{system}/{benchmark}/{precision}/{scenario}.json"),
+        container=container_args(paths.RANGING),
     conda:
         "../envs/benchwright.yaml"
     shell:
@@ -29,16 +29,16 @@ rule range_performance:
 rule loadgen_performance:
     input:
         model=model_input,
-        data="results/data/{benchmark}",
-        detected="results/systems/{system}/detected.json",
+        data=paths.DATA,
+        detected=paths.DETECTED,
         ranging=ranging_input,
         image=IMAGE_INPUT,
     output:
-        directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
+        directory(paths.INFERENCE_RUN),
     log:
         "logs/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.log",
     benchmark:
-        "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
+        paths.INFERENCE_TIMING
     wildcard_constraints:
         mode="performance",
     threads: MEASUREMENT_THREADS
@@ -48,7 +48,7 @@ rule loadgen_performance:
         spec=run_spec,
         model=model_folder,
         ranging=ranging_args,
-        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
+        container=container_args(paths.INFERENCE_RUN),
     conda:
         "../envs/benchwright.yaml"
     shell:
@@ -59,8 +59,8 @@ rule loadgen_performance:
 use rule loadgen_performance as loadgen_accuracy with:
     input:
         model=model_input,
-        data="results/data/{benchmark}",
-        detected="results/systems/{system}/detected.json",
+        data=paths.DATA,
+        detected=paths.DETECTED,
         image=IMAGE_INPUT,
     wildcard_constraints:
         mode="accuracy",
@@ -69,15 +69,16 @@ use rule loadgen_performance as loadgen_accuracy with:
         spec=run_spec,
         model=model_folder,
         ranging=[],
-        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}"),
+        container=container_args(paths.INFERENCE_RUN),
 
 
 rule accuracy_check:
     input:
-        run="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
-        data="results/data/{benchmark}",
+        run=paths.ACCURACY_RUN,
+        data=paths.DATA,
     output:
-        "results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy.txt",
+        txt=paths.ACCURACY_TXT,
+        record=paths.ACCURACY_RECORD,
     log:
         "logs/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy_check.log",
     params:
@@ -86,22 +87,22 @@ rule accuracy_check:
         "../envs/benchwright.yaml"
     shell:
         "benchwright accuracy --run {input.run:q} --data {input.data:q} {params.args:q}"
-        " --out {output:q} 2>&1 | tee {log:q}"
+        " --out {output.txt:q} --record {output.record:q} 2>&1 | tee {log:q}"
 
 
 rule compliance_test:
     input:
         model=model_input,
-        data="results/data/{benchmark}",
-        performance="results/inference/{system}/{benchmark}/{precision}/{scenario}/performance",
-        accuracy="results/inference/{system}/{benchmark}/{precision}/{scenario}/accuracy",
+        data=paths.DATA,
+        performance=paths.PERFORMANCE_RUN,
+        accuracy=paths.ACCURACY_RUN,
         image=IMAGE_INPUT,
     output:
-        directory("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
+        directory(paths.COMPLIANCE_TEST),
     log:
         "logs/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.log",
     benchmark:
-        "results/timings/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.tsv"
+        paths.COMPLIANCE_TIMING
     wildcard_constraints:
         test="TEST01|TEST04",
     threads: MEASUREMENT_THREADS
@@ -110,7 +111,7 @@ rule compliance_test:
     params:
         spec=performance_run_spec,
         model=model_folder,
-        container=container_args("results/inference/{system}/{benchmark}/{precision}/{scenario}/{test}"),
+        container=container_args(paths.COMPLIANCE_TEST),
     conda:
         "../envs/benchwright.yaml"
     shell:

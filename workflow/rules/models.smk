@@ -3,14 +3,14 @@
 
 rule train_reference:
     input:
-        data="results/data/{benchmark}",
+        data=paths.DATA,
     output:
-        weights="results/models/{benchmark}/fp32/weights.pt",
-        record="results/models/{benchmark}/fp32/record.json",
+        weights=paths.FP32_WEIGHTS,
+        record=paths.FP32_RECORD,
     log:
         "logs/models/{benchmark}/train_reference.log",
     benchmark:
-        "results/timings/train_reference/{benchmark}.tsv"
+        paths.TRAIN_REFERENCE_TIMING
     wildcard_constraints:
         benchmark=one_of(TRAINED_WEIGHTS),
     threads: 2
@@ -20,12 +20,12 @@ rule train_reference:
         "../envs/benchwright.yaml"
     shell:
         "benchwright train-reference --spec {params.spec:q} --data {input.data:q}"
-        " --out results/models/{wildcards.benchmark}/fp32 --threads {threads} 2> {log:q}"
+        " --out " + shell_path(paths.FP32_DIR) + " --threads {threads} 2> {log:q}"
 
 
 rule fetch_weights:
     output:
-        weights="results/models/{benchmark}/fp32/{modelfile}",
+        weights=paths.FP32_MODEL,
     log:
         "logs/models/{benchmark}/fetch_weights.{modelfile}.log",
     wildcard_constraints:
@@ -37,26 +37,26 @@ rule fetch_weights:
         "../envs/benchwright.yaml"
     shell:
         "benchwright fetch {params.args:q} --out {output.weights:q}"
-        " --quarantine resources/quarantine/weights 2> {log:q}"
+        " --quarantine " + paths.WEIGHTS_QUARANTINE + " 2> {log:q}"
 
 
 rule quantize_int8:
     input:
-        weights="results/models/{benchmark}/fp32/weights.pt",
-        data="results/data/{benchmark}",
+        weights=paths.FP32_WEIGHTS,
+        data=paths.DATA,
         calibration=calibration_list,
     output:
-        model="results/models/{benchmark}/int8/model.pt",
-        record="results/models/{benchmark}/int8/calibration.json",
+        model=paths.INT8_MODEL,
+        record=paths.INT8_RECORD,
     log:
         "logs/models/{benchmark}/quantize_int8.log",
     benchmark:
-        "results/timings/quantize_int8/{benchmark}.tsv"
+        paths.QUANTIZE_TIMING
     params:
         spec=quantize_spec,
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright quantize --spec {params.spec:q} --weights results/models/{wildcards.benchmark}/fp32"
+        "benchwright quantize --spec {params.spec:q} --weights " + shell_path(paths.FP32_DIR) +
         " --data {input.data:q} --calibration-list {input.calibration:q}"
-        " --out results/models/{wildcards.benchmark}/int8 2> {log:q}"
+        " --out " + shell_path(paths.INT8_DIR) + " 2> {log:q}"

@@ -6,8 +6,8 @@ rule report_table:
     input:
         report_inputs,
     output:
-        table=report("results/report/results.csv", category="Results", caption="../report/table.rst"),
-        summary="results/report/summary.json",
+        table=report(paths.REPORT_TABLE, category="Results", caption="../report/table.rst"),
+        summary=paths.REPORT_SUMMARY,
     log:
         "logs/report/table.log",
     params:
@@ -15,18 +15,18 @@ rule report_table:
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright table --spec {params.spec:q} --out-dir results/report 2>&1 | tee {log:q}"
+        "benchwright table --spec {params.spec:q} --out-dir " + paths.REPORT_DIR + " 2>&1 | tee {log:q}"
 
 
 rule report_sku:
     input:
-        table="results/report/results.csv",
-        summary="results/report/summary.json",
+        table=paths.REPORT_TABLE,
+        summary=paths.REPORT_SUMMARY,
         ranging=report_ranging,
     output:
-        page=report("results/report/{system}.html", category="Reports", subcategory="{system}",
+        page=report(paths.REPORT_PAGE, category="Reports", subcategory="{system}",
                     caption="../report/sku.rst"),
-        plots=report(directory("results/report/{system}"), patterns=["{name}.png"], category="Plots",
+        plots=report(directory(paths.REPORT_PLOTS), patterns=["{name}.png"], category="Plots",
                      subcategory="{system}", caption="../report/plots.rst"),
     log:
         "logs/report/{system}.log",
@@ -41,11 +41,11 @@ rule report_sku:
 
 rule report_index:
     input:
-        table="results/report/results.csv",
-        summary="results/report/summary.json",
-        pages=expand("results/report/{system}.html", system=list(REPORT_SPEC.systems)),
+        table=paths.REPORT_TABLE,
+        summary=paths.REPORT_SUMMARY,
+        pages=expand(paths.REPORT_PAGE, system=list(REPORT_SPEC.systems)),
     output:
-        report("results/report/index.html", category="Reports", caption="../report/index.rst"),
+        report(paths.REPORT_INDEX, category="Reports", caption="../report/index.rst"),
     log:
         "logs/report/index.log",
     params:

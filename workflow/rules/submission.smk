@@ -8,8 +8,8 @@ rule submission_bundle:
     input:
         bundle_inputs,
     output:
-        bundle=directory("results/submission/{campaign}/bundle"),
-        tarball="results/submission/{campaign}/{campaign}.tar.gz",
+        bundle=directory(paths.BUNDLE),
+        tarball=paths.BUNDLE_TARBALL,
     log:
         "logs/submission/{campaign}/bundle.log",
     params:
@@ -24,11 +24,11 @@ rule submission_bundle:
 
 rule submission_check:
     input:
-        bundle="results/submission/{campaign}/bundle",
-        tarball="results/submission/{campaign}/{campaign}.tar.gz",
+        bundle=paths.BUNDLE,
+        tarball=paths.BUNDLE_TARBALL,
     output:
-        report="results/submission/{campaign}/check.txt",
-        json="results/submission/{campaign}/check.json",
+        report=paths.BUNDLE_CHECK,
+        json=paths.BUNDLE_CHECK_JSON,
     log:
         "logs/submission/{campaign}/check.log",
     conda:
@@ -40,15 +40,15 @@ rule submission_check:
 
 rule submission_publish:
     input:
-        bundle="results/submission/{campaign}/bundle",
-        tarball="results/submission/{campaign}/{campaign}.tar.gz",
-        report="results/submission/{campaign}/check.txt",
+        bundle=paths.BUNDLE,
+        tarball=paths.BUNDLE_TARBALL,
+        report=paths.BUNDLE_CHECK,
     output:
-        "results/submission/{campaign}/published.json",
+        paths.PUBLISHED,
     log:
         "logs/submission/{campaign}/publish.log",
     params:
-        to="submissions/{campaign}",
+        to=paths.PUBLISH_DIR,
     conda:
         "../envs/benchwright.yaml"
     shell:

@@ -5,7 +5,7 @@ rule detect_system:
     input:
         system=system_file,
     output:
-        "results/systems/{system}/detected.json",
+        paths.DETECTED,
     log:
         "logs/detect/{system}.log",
     resources:

@@ -4,21 +4,21 @@
 
 rule train_run:
     input:
-        data="results/data/{benchmark}",
-        detected="results/systems/{system}/detected.json",
+        data=paths.DATA,
+        detected=paths.DETECTED,
         image=IMAGE_INPUT,
     output:
-        directory("results/training/{system}/{benchmark}/run_{index}"),
+        directory(paths.TRAINING_RUN),
     log:
         "logs/training/{system}/{benchmark}/run_{index}.log",
     benchmark:
-        "results/timings/training/{system}/{benchmark}/run_{index}.tsv"
+        paths.TRAINING_TIMING
     threads: MEASUREMENT_THREADS
     resources:
         **sku_resources("training"),
     params:
         spec=training_spec,
-        container=container_args("results/training/{system}/{benchmark}/run_{index}"),
+        container=container_args(paths.TRAINING_RUN),
     conda:
         "../envs/benchwright.yaml"
     shell:
@@ -29,10 +29,10 @@ rule train_run:
 
 rule training_compliance:
     input:
-        run="results/training/{system}/{benchmark}/run_{index}",
+        run=paths.TRAINING_RUN,
         rules=training_check_inputs,
     output:
-        "results/training/{system}/{benchmark}/run_{index}.compliance.txt",
+        paths.TRAINING_COMPLIANCE,
     log:
         "logs/training/{system}/{benchmark}/run_{index}.compliance.log",
     params:
@@ -48,7 +48,7 @@ rule training_score:
         runs=training_runs,
         checks=training_checks,
     output:
-        "results/training/{system}/{benchmark}/score.json",
+        paths.TRAINING_SCORE,
     log:
         "logs/training/{system}/{benchmark}/score.log",
     params:

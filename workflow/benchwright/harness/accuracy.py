@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,30 @@ def check_accuracy(result: Any, *, benchmark: str, reference: float, target_frac
     )
     raise AccuracyBelowTarget(message, benchmark=benchmark, accuracy=measured, target=target, reference=reference,
                               target_fraction=target_fraction, log_path=Path(log_path) if log_path else None)
+
+
+ACCURACY_RECORD_VERSION = 1
+_METRIC = re.compile(r"([A-Za-z_][\w-]*)=(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)%?")
+
+
+def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str, reference: float,
+                    target_fraction: float) -> dict[str, Any]:
+    """The accuracy check's record (accuracy.json, beside accuracy.txt): what it measured, against which target,
+    and the command it ran with where (``execution``, benchwright.provenance.run_facts).
+
+    ``accuracy_txt``: the text written to accuracy.txt; its numbers (``name=value`` of its lines but the hash
+    line) are recorded as ``values``."""
+    from ..provenance import run_facts
+
+    lines = accuracy_txt.splitlines()
+    scored = [line for line in lines if not line.startswith("hash=")]
+    digest = next((line[len("hash="):] for line in lines if line.startswith("hash=")), None)
+    return {"version": ACCURACY_RECORD_VERSION, "benchmark": benchmark, "task": task, "metric": metric,
+            "values": {k: int(v) if v.lstrip("-").isdigit() else float(v) for line in scored
+                       for k, v in _METRIC.findall(line)},
+            "accuracy_txt": scored, "accuracy_log_sha256": digest, "reference": reference,
+            "target_fraction": target_fraction, "target": round(reference * target_fraction, 6),
+            "execution": run_facts()}
 
 
 def truncate_accuracy_log(src: str | os.PathLike[str], dst: str | os.PathLike[str], keep: int = KEEP_BYTES) -> bool:

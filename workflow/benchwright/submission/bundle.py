@@ -32,7 +32,7 @@ from ..errors import BenchwrightError
 from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staged_file,
                       staging_dir)
 from ..sysdesc import inference_description, training_description
-from .inference import need_input, assemble_inference
+from .inference import assemble_inference, command_lines, need_input, recorded_commands
 from .provenance import write_provenance
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
 from .training import assemble_training
@@ -164,7 +164,10 @@ def system_descriptions(spec: BundleSpec) -> tuple[dict[str, dict[str, str]], di
     return inference, training
 
 
-def _training_readme(spec: BundleSpec, entry, source: dict[str, Any]) -> str:
+def _training_readme(spec: BundleSpec, entries: list, source: dict[str, Any]) -> str:
+    """The implementation's README.md: what it is, the campaign command of each of its results (``entries``: the
+    training entries of one tree benchmark, one per SKU) and the commands their runs recorded."""
+    entry = entries[0]
     return "\n".join([
         f"# {entry.tree_benchmark}: {IMPLEMENTATION}",
         "",
@@ -176,8 +179,16 @@ def _training_readme(spec: BundleSpec, entry, source: dict[str, Any]) -> str:
         "",
         "## Reproduce",
         "",
+        "From a checkout of the code in src/ (or the repository at the commit above), in the campaign's working "
+        "directory, with the campaign files of src/campaign/ in place:",
+        "",
         "    pip install -e .",
-        *(f"    {c}" for c in entry.commands),
+        *dict.fromkeys(f"    {e.reproduce}" for e in entries),
+        "",
+        "The commands its runs ran, exactly as each run recorded them (not retyped; each ran inside its SKU's "
+        "container runtime, through `benchwright container-run`):",
+        "",
+        *(line for e in entries for line in command_lines(recorded_commands(dict(e.records)))),
         "",
     ])
 
@@ -246,11 +257,12 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
         training_root = None
         for entry in spec.training:
             logs = [need_input(Path(r) / "result.txt", "a training run's MLPerf log") for r in entry.runs]
+            same = [e for e in spec.training if e.tree_benchmark == entry.tree_benchmark]
             org_t = assemble_training(staging / "training", submitter=spec.submitter, system=entry.system,
                                       system_description=sys_training[entry.system],
                                       benchmark=entry.tree_benchmark, result_logs=logs,
                                       implementation=IMPLEMENTATION, source=src,
-                                      readme=_training_readme(spec, entry, source),
+                                      readme=_training_readme(spec, same, source),
                                       rules=Path(entry.rules) if entry.rules else None)
             training_root = org_t.relative_to(staging).as_posix()
         index = write_provenance(staging, spec, inference_root, training_root)

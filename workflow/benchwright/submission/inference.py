@@ -41,6 +41,30 @@ def need_input(path: Path, what: str) -> Path:
     return path
 
 
+def recorded_commands(records: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(job, record, command) for each job record of a result: the command each job recorded it ran
+    (``execution.command``, benchwright.provenance.run_facts). A record without one is an error naming it."""
+    from ..paths import RUN_RECORD
+    from ..provenance import MissingCommand, recorded_command
+
+    out = []
+    for job, record in records.items():
+        try:
+            out.append((job, record, recorded_command(need_input(Path(record), f"the {job}'s record"))))
+        except MissingCommand as err:
+            output = str(Path(record).parent) if Path(record).name == RUN_RECORD else record  # the job's output
+            raise AssemblyError(f"benchwright: {err}; the bundle's README lists the commands the jobs recorded.\n"
+                                f"    fix: run the {job} again with this benchwright: snakemake --cores N "
+                                f"--forcerun {output}") from None
+    return out
+
+
+def command_lines(commands: list[tuple[str, str, str]]) -> list[str]:
+    """The README lines of recorded commands: each under a comment naming its job and record."""
+    return [line for job, record, command in commands for line in (f"    # {job}, as recorded in {record}",
+                                                                     f"    {command}")]
+
+
 def _copy(src: Path, dst: Path, what: str) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(need_input(src, what), dst)
@@ -54,8 +78,10 @@ def _metric(run) -> str:
     return f"{run.metric_value:.1f} {run.metric_unit} ({run.metric})"
 
 
-def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: str, source_commit: str) -> str:
-    """The result's README.md: what it is, its numbers, and the exact commands that reproduce it."""
+def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: str, source_commit: str,
+                  commands: list[tuple[str, str, str]]) -> str:
+    """The result's README.md: what it is, its numbers, the campaign command that reproduces it, and the commands
+    its jobs ran as they recorded them (``commands``: :func:`recorded_commands`)."""
     smoke = not spec.submittable
     mapped = f" (maps to the official benchmark `{entry.mlperf_benchmark}`)" if entry.mlperf_benchmark else ""
     duration_s = (perf.effective.get("min_duration_ms") or 0) / 1000
@@ -83,11 +109,12 @@ def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: 
         "directory, with the campaign files of src/campaign/ in place:",
         "",
         "    pip install -e .",
-        f"    {entry.commands[0]}",
+        f"    {entry.reproduce}",
         "",
-        "The steps that target runs (each inside the SKU's container runtime):",
+        "The commands its jobs ran, exactly as each job recorded them (not retyped; the LoadGen runs ran inside "
+        "the SKU's container runtime, through `benchwright container-run`):",
         "",
-        *(f"    {c}" for c in entry.commands[1:]),
+        *command_lines(commands),
         "",
     ]
     return "\n".join(lines)
@@ -96,6 +123,7 @@ def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: 
 def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit: str) -> tuple[Path, Any, str]:
     """Copy one result into ``org/results/<system>/<model>/<Scenario>/``; return that folder, the performance
     run (benchwright.harness.logs.RunResult) and the accuracy line."""
+    commands = recorded_commands(dict(entry.records))
     run = Path(entry.run)
     out = org / "results" / entry.system / entry.model / entry.scenario.value
     if out.exists():
@@ -119,7 +147,7 @@ def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit
     atomic_write_json(out / "measurements.json", dict(entry.measurements))
     perf = read_run(perf_dir)
     accuracy_line = accuracy_txt.read_text().splitlines()[0].strip()
-    atomic_write_text(out / "README.md", result_readme(spec, entry, perf, accuracy_line, source_commit))
+    atomic_write_text(out / "README.md", result_readme(spec, entry, perf, accuracy_line, source_commit, commands))
     return out, perf, accuracy_line
 
 

@@ -7,8 +7,9 @@
         inference/<sku>/<model>/<Scenario>.json     a result's provenance (benchwright.provenance)
         training/<sku>/<benchmark>/result_<i>.json  a training run's provenance
 
-Each record names the result's files in the bundle with their sha256 (``files``) and the evidence files it
-relies on (``evidence``); `benchwright verify` re-checks both, and every hash link between them.
+Each record names the result's files in the bundle with their sha256 (``files``), the evidence files it
+relies on (``evidence``), and the commands its jobs recorded with the README that lists them (``reproduce``);
+`benchwright verify` re-checks them all, and every hash link between them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 from ..config import load_system_file
 from ..fsutil import atomic_write_json, sha256_file
 from ..provenance import inference_provenance, training_provenance
-from .inference import need_input
-from .spec import BundleSpec, Evidence
+from .inference import need_input, recorded_commands
+from .spec import IMPLEMENTATION, BundleSpec, Evidence
 
 FOLDER = "provenance"
 
@@ -70,11 +71,15 @@ def write_provenance(root: Path, spec: BundleSpec, inference_root: str | None, t
                             "precision": e.precision.value, "scenario": e.scenario.value}
         record["files"] = _files(root, root / result)
         record["evidence"] = _evidence(root, e.benchmark, e.evidence, inference_root, spec.config_files)
+        record["reproduce"] = {"readme": f"{result}/README.md",
+                               "commands": [c for _, _, c in recorded_commands(dict(e.records))]}
         path = f"{FOLDER}/inference/{e.system}/{e.model}/{e.scenario.value}.json"
         atomic_write_json(root / path, record)
         index[result] = path
     for e in spec.training:
         results = f"{training_root}/results/{e.system}/{e.tree_benchmark}"
+        readme = f"{training_root}/benchmarks/{e.tree_benchmark}/implementations/{IMPLEMENTATION}/README.md"
+        commands = [c for _, _, c in recorded_commands(dict(e.records))]
         for i, run in enumerate(e.runs):
             result = f"{results}/result_{i}.txt"
             record = training_provenance(run=run, system=systems[e.system],
@@ -82,6 +87,7 @@ def write_provenance(root: Path, spec: BundleSpec, inference_root: str | None, t
             record["result"] = {"path": result, "system": e.system, "benchmark": e.benchmark, "run": i}
             record["files"] = {result: sha256_file(root / result)}
             record["evidence"] = _evidence(root, e.benchmark, e.evidence, None, spec.config_files)
+            record["reproduce"] = {"readme": readme, "commands": [commands[i]]}
             path = f"{FOLDER}/training/{e.system}/{e.tree_benchmark}/result_{i}.json"
             atomic_write_json(root / path, record)
             index[result] = path

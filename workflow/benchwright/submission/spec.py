@@ -24,7 +24,8 @@ class Evidence(Spec):
     provenance/ so that `benchwright verify` can re-check the chain without the working directory."""
 
     data_manifest: str
-    """results/data/<benchmark>/manifest.json: the dataset's and the preprocessed arrays' sha256."""
+    """The preprocessing manifest (benchwright.paths.DATA_MANIFEST): the dataset's and the preprocessed arrays'
+    sha256."""
     fp32_record: str | None = None
     """The trained FP32 weights' record, with their sha256 (none for fetched weights)."""
     weights_sha256: str | None = None
@@ -47,13 +48,17 @@ class InferenceEntry(Spec):
     mlperf_benchmark: str | None
     """The official benchmark the model maps to (model_mapping.json in open)."""
     run: str
-    """results/inference/<system>/<benchmark>/<precision>/<scenario>: performance/, accuracy/, accuracy.txt, TEST*/"""
+    """benchwright.paths.INFERENCE_DIR: performance/, accuracy/, accuracy.txt, accuracy.json, TEST*/"""
     accuracy_reference: float
     accuracy_target: float
     compliance_tests: tuple[str, ...] = ()
     measurements: dict[str, str]
-    commands: tuple[str, ...]
-    """The exact commands that reproduce the result, from a checkout of src/ in the campaign's working directory."""
+    reproduce: str
+    """The campaign's `snakemake` command that makes this result, from a checkout of src/ in the campaign's working
+    directory (derived from the campaign's files: it is not a job's command)."""
+    records: dict[str, str]
+    """What each job that made the result recorded (job -> its record.json or accuracy.json): the README lists
+    the commands they recorded, as recorded, never retyped."""
     evidence: Evidence
 
 
@@ -69,7 +74,10 @@ class TrainingEntry(Spec):
     required_runs: int = Field(gt=0)
     rules: str | None
     """Our own compliance rules for a benchmark outside the training ruleset."""
-    commands: tuple[str, ...]
+    reproduce: str
+    """The campaign's `snakemake` command that makes the score and its runs."""
+    records: dict[str, str]
+    """Each run's record.json (run -> record), whose command the implementation's README lists."""
     evidence: Evidence
 
 
@@ -77,7 +85,7 @@ class SystemEntry(Spec):
     file: str
     """The SKU's YAML file."""
     detected: str
-    """results/systems/<sku>/detected.json: the facts that fill its `auto` fields."""
+    """benchwright.paths.DETECTED: the facts that fill its `auto` fields."""
 
 
 class BundleSpec(Spec):
@@ -116,7 +124,7 @@ def _snakemake(config_files: Sequence[str], targets: Sequence[str]) -> str:
 
 def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
     """The bundle of a campaign (`plan`: benchwright.config.Plan; `campaign_files`: its config files in order)."""
-    from ..paths import MODEL_FILES, model_dir
+    from .. import paths
     from ..errors import display_path
 
     c, rules = plan.campaign, plan.rules
@@ -138,40 +146,31 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             "input_data_types": "fp32",
             "retraining": "no",
             "starting_weights_filename": (weights.url or weights.path or "").rsplit("/", 1)[-1]
-            or MODEL_FILES[bench.model.format],
+            or paths.MODEL_FILES[bench.model.format],
             "weight_data_types": prec,
             "weight_transformations": (
                 f"post-training static quantization (per-tensor int8), calibrated on the fixed set "
                 f"{bench.calibration.sample_list}" if quantized and bench.calibration else "none"),
         }
-        model = model_dir(job.benchmark, prec)
-        perf = plan.run_spec(job.benchmark, job.system, scen, prec, "performance").model_dump_json()
-        acc = plan.run_spec(job.benchmark, job.system, scen, prec, "accuracy").model_dump_json()
-        detected = f"results/systems/{job.system}/detected.json"
-        commands = (
-            _snakemake(campaign_files, [f"{run}/performance", f"{run}/accuracy.txt",
-                                        *(f"{run}/{t}" for t in tests)]),
-            f"benchwright loadgen --spec {shlex.quote(perf)} --model {model} --data results/data/{job.benchmark}"
-            f" --detected {detected} --ranging results/ranging/{job.system}/{job.benchmark}/{prec}/{scen}.json"
-            f" --out {run}/performance",
-            f"benchwright loadgen --spec {shlex.quote(acc)} --model {model} --data results/data/{job.benchmark}"
-            f" --detected {detected} --out {run}/accuracy",
-            f"benchwright accuracy --run {run}/accuracy --data results/data/{job.benchmark} --benchmark"
-            f" {job.benchmark} --task {bench.task.value} --metric {bench.accuracy.metric} --reference"
-            f" {bench.accuracy.reference} --target-fraction {bench.accuracy.target_fraction} --out {run}/accuracy.txt",
-        )
+        where = (job.system, job.benchmark, prec, scen)
+        performance, accuracy = paths.inference_run(*where, "performance"), paths.inference_run(*where, "accuracy")
+        reproduce = _snakemake(campaign_files, [performance, paths.accuracy_txt(*where),
+                                                *(f"{run}/{t}" for t in tests)])
+        records = {"performance run": paths.run_record(performance), "accuracy run": paths.run_record(accuracy),
+                   "accuracy check": paths.accuracy_record(*where)}
         cal = bench.calibration if quantized else None
         evidence = Evidence(
-            data_manifest=f"results/data/{job.benchmark}/manifest.json",
-            fp32_record=f"{model_dir(job.benchmark, 'fp32')}/record.json" if weights.recipe else None,
+            data_manifest=paths.data_manifest(job.benchmark),
+            fp32_record=paths.fp32_record(job.benchmark) if weights.recipe else None,
             weights_sha256=None if weights.recipe else weights.sha256,
-            calibration=f"{model}/calibration.json" if cal else None,
+            calibration=paths.int8_record(job.benchmark) if cal else None,
             calibration_list=f"{c.paths.benchmarks}/{cal.sample_list}" if cal else None)
         inference.append(InferenceEntry(
             system=job.system, benchmark=job.benchmark, precision=prec, scenario=scen,
             model=model_name(division, job.benchmark, prec, official), mlperf_benchmark=official, run=run,
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
-            compliance_tests=tests, measurements=measurements, commands=commands, evidence=evidence))
+            compliance_tests=tests, measurements=measurements, reproduce=reproduce, records=records,
+            evidence=evidence))
     training = []
     for benchmark, system in plan.training_jobs:
         tr = plan.benchmarks[benchmark].training
@@ -180,10 +179,11 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             system=system, benchmark=benchmark, tree_benchmark=tr.mlperf_benchmark or benchmark, runs=runs,
             required_runs=len(runs),
             rules=f"{c.paths.benchmarks}/{tr.compliance_rules}" if tr.compliance_rules else None,
-            commands=(_snakemake(campaign_files, [f"results/training/{system}/{benchmark}/score.json"]),),
-            evidence=Evidence(data_manifest=f"results/data/{benchmark}/manifest.json")))
+            reproduce=_snakemake(campaign_files, [paths.training_score(system, benchmark)]),
+            records={f"run {i}": paths.run_record(r) for i, r in enumerate(runs)},
+            evidence=Evidence(data_manifest=paths.data_manifest(benchmark))))
     used = sorted({e.system for e in inference} | {e.system for e in training})
-    systems = {s: SystemEntry(file=f"{c.paths.systems}/{s}.yaml", detected=f"results/systems/{s}/detected.json")
+    systems = {s: SystemEntry(file=f"{c.paths.systems}/{s}.yaml", detected=paths.detected(s))
                for s in used}
     benchmark_files = [f"{c.paths.benchmarks}/{b}.yaml" for b in c.benchmarks]
     extra = []

@@ -10,7 +10,8 @@ What is checked, in order:
 4. every provenance record: the result's files in the bundle (exactly those, with those hashes), and the chain
    behind them: dataset files -> preprocessing manifest -> FP32 weights (their training record) -> the INT8
    calibration record -> the calibration list in src/ -> the model both LoadGen runs loaded; a training run's
-   MLPerf log against the hash its run recorded.
+   MLPerf log against the hash its run recorded; and that the README of the result lists every command its jobs
+   recorded (the record's ``reproduce``), as recorded.
 
 Any single changed, added or removed byte of a bundle fails check 2 (the manifest covers every other file and
 every byte of the manifest is a hash digit, a path or a separator). The provenance checks then say *what* the
@@ -41,7 +42,8 @@ class Verification:
     root: str
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"files": 0, "provenance records": 0, "hash links": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"files": 0, "provenance records": 0, "hash links": 0,
+                                                            "recorded commands": 0})
 
     @property
     def ok(self) -> bool:
@@ -224,6 +226,17 @@ def check_record(root: Path, record_path: str, result_path: str, source: dict[st
     elif record.get("kind") == "training" and files:
         links.equal(f"sha256 of {result_path} against its run's record", actual.get(result_path),
                     record.get("log_sha256"))
+    reproduce = record.get("reproduce")
+    if files and isinstance(reproduce, dict):  # a bundle of an older benchwright has none: nothing to compare
+        readme = links.file(reproduce.get("readme"), "README (the commands its jobs recorded)")
+        if readme is not None:
+            lines = set(readme.read_text(errors="replace").splitlines())
+            for command in reproduce.get("commands") or []:
+                v.counts["recorded commands"] += 1
+                if f"    {command}" not in lines:
+                    shown = command if len(command) <= 80 else command[:77] + "..."
+                    v.error(reproduce["readme"], f"does not list the command its job recorded ({record_path}): "
+                                                 f"{shown}")
     code = record.get("code") or {}
     if code.get("commit") is None:
         v.warn(record_path, f"the run recorded no code commit ({code.get('reason', 'unknown')})")
