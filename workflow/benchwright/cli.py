@@ -196,12 +196,45 @@ def _cmd_dataset_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dataset_check(args: argparse.Namespace) -> int:
+    from .config import load_benchmark_file, load_plan, read_yaml
+    from .data.check import check_dataset
+    from .errors import display_path
+
+    merged: dict = {}
+    for f in args.configfile:
+        merged.update(read_yaml(f) or {})
+    plan = load_plan(merged, args.configfile, checks=False)  # the schemas; the data is what this command checks
+    bench_dir = Path(plan.campaign.paths.benchmarks)
+    if args.benchmark in plan.benchmarks:
+        bench, bfile = plan.benchmarks[args.benchmark], plan.files[f"benchmark:{args.benchmark}"]
+    else:  # a benchmark the campaign does not select yet: its file, validated the same way
+        path = bench_dir / f"{args.benchmark}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in bench_dir.glob("*.yaml") if "." not in p.stem)
+            raise SystemExit(f"benchwright dataset check: there is no benchmark `{args.benchmark}` "
+                             f"({display_path(path)} does not exist); known: {', '.join(known)}")
+        bench, bfile = load_benchmark_file(path), display_path(path)
+    report = check_dataset(bench, bfile, bench_dir)
+    print(report.render(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _cmd_fixture(args: argparse.Namespace) -> int:
     from . import fixtures
 
     if args.kind == "imagenet":
         info = fixtures.imagenet_folder(args.out, count=args.count, classes=args.classes,
                                         size=(args.width, args.height), seed=args.seed, overwrite=args.overwrite)
+    elif args.kind == "squad":
+        info = fixtures.squad_dev(args.out, count=args.count, seed=args.seed, overwrite=args.overwrite)
+    elif args.kind == "bert":
+        if args.vocab is None and args.vocab_size is None:
+            raise SystemExit("benchwright fixture bert: give --vocab VOCAB (the vocab.txt the model is for) or "
+                             "--vocab-size N")
+        info = fixtures.bert_model(args.out, vocab=args.vocab, vocab_size=args.vocab_size, format=args.format,
+                                   layers=args.layers, hidden=args.hidden, heads=args.heads, seed=args.seed,
+                                   overwrite=args.overwrite)
     elif args.kind == "onnx-classifier":
         info = fixtures.onnx_classifier(args.out, input_name=args.input_name, output_name=args.output_name,
                                         input_shape=(3, args.image_size, args.image_size), classes=args.classes,
@@ -534,7 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-all", action="store_true", help="re-hash every file of the folder")
     p.set_defaults(func=_cmd_preprocess)
 
-    p = sub.add_parser("dataset", help="dataset folders: make a manifest, verify a campaign's folders")
+    p = sub.add_parser("dataset", help="dataset folders: make a manifest, verify a campaign's folders, check what "
+                                       "a benchmark lacks")
     dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     q = dsub.add_parser("manifest", help="write the sha256 list of every file of DIR (pin its hash in the benchmark)")
     q.add_argument("dir", help="the dataset folder")
@@ -545,12 +579,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
     q.add_argument("--verify-all", action="store_true", help="re-hash every file, not only changed ones")
     q.set_defaults(func=_cmd_dataset_verify)
+    q = dsub.add_parser("check", help="say what a benchmark's data, model and calibration list lack on this machine "
+                                      "and where they are expected (exit 1 when anything is missing)")
+    q.add_argument("benchmark", help="the benchmark (config/benchmarks/<benchmark>.yaml; need not be selected)")
+    q.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
+    q.set_defaults(func=_cmd_dataset_check)
 
     p = sub.add_parser("fixture", help="make a stand-in dataset or model in the official layout (labelled a "
                                        "fixture: never real data, never submittable)")
-    p.add_argument("kind", choices=["imagenet", "onnx-classifier", "torch-classifier"])
-    p.add_argument("--out", required=True, help="the folder (imagenet) or model file to write")
-    p.add_argument("--count", type=int, default=64, help="imagenet: images to generate")
+    p.add_argument("kind", choices=["imagenet", "squad", "onnx-classifier", "torch-classifier", "bert"])
+    p.add_argument("--out", required=True, help="the folder (imagenet, squad) or model file to write")
+    p.add_argument("--count", type=int, default=64, help="imagenet: images to generate; squad: questions")
+    p.add_argument("--vocab", help="bert: the vocab.txt the model is for (its size is the model's vocabulary)")
+    p.add_argument("--vocab-size", type=int, help="bert: the vocabulary size, instead of --vocab")
+    p.add_argument("--format", choices=["onnx", "torch"], default="onnx",
+                   help="bert: ONNX file, or a TorchScript archive")
+    p.add_argument("--layers", type=int, default=2, help="bert: encoder layers")
+    p.add_argument("--hidden", type=int, default=64, help="bert: hidden size")
+    p.add_argument("--heads", type=int, default=2, help="bert: attention heads")
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--width", type=int, default=64, help="imagenet: typical image width")
     p.add_argument("--height", type=int, default=48, help="imagenet: typical image height")

@@ -14,6 +14,7 @@ the TorchScript archive is the exception (see :func:`torch_classifier`). Generat
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -296,5 +297,264 @@ def torch_classifier(out_file: str | os.PathLike[str], *, input_shape: tuple[int
                        parameters={"input_shape": [channels, in_h, in_w], "classes": classes, "seed": seed})
 
 
-__all__ = ["FixtureError", "FixtureInfo", "NOTE", "VAL_MAP", "imagenet_folder", "imagenet_name", "onnx_classifier",
-           "torch_classifier"]
+# --- SQuAD-v1.1-style dev set and a random-weight BERT --------------------------------------------------------
+
+SQUAD_FILE = "dev-v1.1.json"
+VOCAB_TXT = "vocab.txt"
+BERT_SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_PEOPLE = ("Alden Marsh", "Brisa Okafor", "Celia Varga", "Dorian Pike", "Elsa Moreau", "Farid Haddad", "Greta Lund",
+           "Hugo Brandt", "Ines Carvalho", "Jonas Reyes", "Kira Novak", "Lucien Dubois")
+_PLACES = ("Ashford", "Bellmoor", "Corvale", "Dunmere", "Eastwick", "Fenhollow", "Glenrock", "Harwick", "Ivydale",
+           "Juniper Bay")
+_BUILDINGS = ("bridge", "library", "tower", "harbour", "museum", "mill", "chapel", "market", "canal", "school")
+_ADJECTIVES = ("old", "northern", "great", "royal", "stone", "eastern", "grand", "quiet")
+_GROUPS = ("farmers", "merchants", "students", "sailors", "travellers", "monks", "weavers", "masons")
+_SEASONS = ("spring", "summer", "autumn", "winter")
+_HELD_OUT = frozenset({"fenhollow", "juniper", "carvalho", "travellers", "weavers"})
+"""Words left out of the fixture vocabulary: they tokenize into WordPieces (## continuations)."""
+_EXTRA_PIECES = ("fen", "##hollow", "juni", "##per", "carv", "##alho", "travel", "##lers", "weav", "##ers", "##s")
+
+
+def _sentence(parts: Sequence[tuple[str, str | None]]) -> tuple[str, dict[str, int]]:
+    """Join (text, key) parts; return the sentence and the offset of each keyed part."""
+    text, offsets = "", {}
+    for piece, key in parts:
+        if key is not None:
+            offsets[key] = len(text)
+        text += piece
+    return text, offsets
+
+
+def _squad_facts(rng: np.random.Generator) -> tuple[str, list[tuple[str, list[tuple[str, int]]]]]:
+    """One sentence and its questions, each with (answer text, offset in the sentence) answers."""
+    pick = lambda items: items[int(rng.integers(len(items)))]
+    person, place, building = pick(_PEOPLE), pick(_PLACES), pick(_BUILDINGS)
+    adjective, group, season = pick(_ADJECTIVES), pick(_GROUPS), pick(_SEASONS)
+    year = int(rng.integers(1100, 1990))
+    kind = int(rng.integers(4))
+    if kind == 0:
+        text, at = _sentence([(f"The {adjective} {building} of {place} was built ", None), ("in ", "in"),
+                              (f"{year}", "year"), (" ", None), ("by ", "by"), (person, "person"), (".", None)])
+        return text, [(f"When was the {adjective} {building} of {place} built?",
+                       [(str(year), at["year"]), (f"in {year}", at["in"])]),
+                      (f"Who built the {adjective} {building} of {place}?",
+                       [(person, at["person"]), (f"by {person}", at["by"]), (person, at["person"])])]
+    if kind == 1:
+        number = int(rng.integers(2, 400))
+        text, at = _sentence([(f"{person} travelled to ", None), (place, "place"), (" with ", None),
+                              (str(number), "number"), (f" {group} in the {season}.", None)])
+        return text, [(f"How many {group} travelled with {person}?", [(str(number), at["number"])]),
+                      (f"Where did {person} travel in the {season}?", [(place, at["place"])])]
+    if kind == 2:
+        end = year + int(rng.integers(1, 60))
+        text, at = _sentence([(f"In {year}, ", None), (person, "person"), (f"'s {building} in {place} was closed (",
+                                                                            None), (f"{year}-{end}", "span"),
+                              (").", None)])
+        return text, [(f"Whose {building} in {place} was closed in {year}?", [(person, at["person"])]),
+                      (f"During which years was the {building} of {person} open?", [(f"{year}-{end}", at["span"])])]
+    text = f"Many {group} visited the {adjective} {building} of {place} during the {season}, and stayed there."
+    return text, []
+
+
+def _squad_vocab(texts: Sequence[str]) -> list[str]:
+    """A BERT-style vocabulary covering ``texts`` (lower-cased): the special tokens, every character alone and as a
+    ``##`` piece, a few word pieces, and the words but the held-out ones."""
+    words: set[str] = set()
+    chars: set[str] = set()
+    for text in texts:
+        for raw in text.lower().split():
+            chars.update(raw)
+            word = ""
+            for ch in raw:  # split on punctuation, as BERT's pre-tokenizer does
+                if ch.isalnum():
+                    word += ch
+                else:
+                    if word:
+                        words.add(word)
+                    word = ""
+            if word:
+                words.add(word)
+    chars = {c for c in chars if not c.isspace()}
+    pieces = [c for c in sorted(chars)] + [f"##{c}" for c in sorted(c for c in chars if c.isalnum())]
+    whole = sorted(w for w in words if w not in _HELD_OUT and not w.isdigit() and w not in chars)
+    vocab = [*BERT_SPECIAL, *pieces, *_EXTRA_PIECES, *whole]
+    return list(dict.fromkeys(vocab))
+
+
+def squad_dev(out_dir: str | os.PathLike[str], *, count: int = 32, seed: int = 0, long_every: int = 4,
+              overwrite: bool = False) -> FixtureInfo:
+    """Write a SQuAD-v1.1-format ``dev-v1.1.json`` of ``count`` generated questions and a ``vocab.txt`` covering it.
+
+    The JSON has the official layout (``{"data": [{"title", "paragraphs": [{"context", "qas": [{"answers":
+    [{"answer_start", "text"}], "question", "id"}]}]}], "version": "1.1"}``); every answer is a span of its
+    paragraph, some questions have several answers (with and without a leading word, as the real set). Every
+    ``long_every``-th paragraph is long (25-45 sentences, several 384-token windows); the others are 3-8
+    sentences. ``vocab.txt`` is BERT-style: ``[PAD] [UNK] [CLS] [SEP] [MASK]``, the characters and their ``##``
+    pieces, the words (a few held out so they become WordPieces). Same arguments give byte-identical files.
+    """
+    count = _positive_int("count", count, 1_000_000)
+    seed = _seed(seed)
+    long_every = _positive_int("long_every", long_every)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FixtureError(f"{out}: exists and is not a folder; fix: remove it or choose another out_dir")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FixtureError(f"{out}: folder exists and is not empty; fix: remove it, choose another out_dir or "
+                           "pass overwrite=True")
+    rng = np.random.default_rng([seed, 3])
+    articles: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    texts: list[str] = []
+    made = 0
+    paragraph_number = 0
+    while made < count:
+        lengths = (25, 46) if paragraph_number % long_every == long_every - 1 else (3, 9)
+        sentences = int(rng.integers(*lengths))
+        context, qas = "", []
+        for _ in range(sentences):
+            text, questions = _squad_facts(rng)
+            offset = len(context) + (1 if context else 0)
+            context = f"{context} {text}" if context else text
+            for question, answers in questions:
+                if made >= count or rng.random() < 0.3:
+                    continue
+                qid = rng.bytes(12).hex()
+                while qid in ids:
+                    qid = rng.bytes(12).hex()
+                ids.add(qid)
+                qas.append({"answers": [{"answer_start": offset + at, "text": answer} for answer, at in answers],
+                            "question": question, "id": qid})
+                texts.append(question)
+                made += 1
+        texts.append(context)
+        if paragraph_number % 5 == 0:
+            articles.append({"title": f"Fixture_article_{len(articles) + 1}", "paragraphs": []})
+        articles[-1]["paragraphs"].append({"context": context, "qas": qas})
+        paragraph_number += 1
+    for article in articles:  # sanity: every answer is the span it says
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                for answer in qa["answers"]:
+                    start = answer["answer_start"]
+                    assert paragraph["context"][start:start + len(answer["text"])] == answer["text"]
+    document = json.dumps({"data": articles, "version": "1.1"}, ensure_ascii=True).encode("ascii")
+    vocab = ("\n".join(_squad_vocab(texts)) + "\n").encode("utf-8")
+    with staged_dir(out, suffix=".fixture", replace=overwrite) as staging:
+        (staging / SQUAD_FILE).write_bytes(document)
+        (staging / VOCAB_TXT).write_bytes(vocab)
+    return FixtureInfo(kind="squad_dev", path=out, sha256=sha256_bytes(document),
+                       parameters={"count": count, "seed": seed, "long_every": long_every,
+                                   "paragraphs": paragraph_number, "vocab_size": vocab.count(b"\n"),
+                                   "vocab_sha256": sha256_bytes(vocab)})
+
+
+def vocab_size_of(vocab_file: str | os.PathLike[str]) -> int:
+    """Lines of a vocab.txt (its tokens), as the squad preprocessor counts them."""
+    path = Path(vocab_file)
+    if not path.is_file():
+        raise FixtureError(f"{path}: the vocabulary file does not exist; fix: give the vocab.txt the model is for "
+                           "(`benchwright fixture squad` writes one)")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return len(lines) - (1 if lines and lines[-1] == "" else 0)
+
+
+def bert_model(out_file: str | os.PathLike[str], *, vocab: str | os.PathLike[str] | None = None,
+               vocab_size: int | None = None, format: str = "onnx", layers: int = 2, hidden: int = 64,
+               heads: int = 2, intermediate: int | None = None, max_position: int = 512, seq_length: int = 384,
+               input_names: Sequence[str] = ("input_ids", "input_mask", "segment_ids"),
+               output_names: Sequence[str] = ("output_start_logits", "output_end_logits"), seed: int = 0,
+               opset: int = 17, overwrite: bool = False) -> FixtureInfo:
+    """Write a small random-weight BERT for question answering (``transformers.BertForQuestionAnswering``).
+
+    The vocabulary's size comes from ``vocab`` (a vocab.txt) or ``vocab_size``. ``format="onnx"``: exported with
+    ``torch.onnx.export`` (TorchScript exporter, opset ``opset``) with MLCommons' model.onnx names by default:
+    inputs ``input_ids``, ``input_mask``, ``segment_ids`` (int64 [N, seq_length]), outputs
+    ``output_start_logits``, ``output_end_logits`` (float32 [N, seq_length]), the batch dimension dynamic;
+    producer, doc string and metadata (``benchwright.fixture``, ``benchwright.vocab_size``) say it is a fixture;
+    same arguments give a byte-identical file. ``format="torch"``: the same model traced to a TorchScript archive
+    taking the three tensors positionally and returning (start, end); not byte-identical between calls.
+    """
+    if (vocab is None) == (vocab_size is None):
+        raise FixtureError("fixture: give exactly one of vocab (a vocab.txt) or vocab_size")
+    size = vocab_size_of(vocab) if vocab is not None else _positive_int("vocab_size", vocab_size)
+    if size < 1:
+        raise FixtureError(f"fixture: {vocab} holds no tokens; fix: give a BERT vocab.txt")
+    if format not in ("onnx", "torch"):
+        raise FixtureError(f"fixture: format must be 'onnx' or 'torch', got {format!r}")
+    layers, hidden, heads = (_positive_int(k, v) for k, v in (("layers", layers), ("hidden", hidden),
+                                                                ("heads", heads)))
+    if hidden % heads:
+        raise FixtureError(f"fixture: hidden={hidden} must be a multiple of heads={heads}")
+    intermediate = _positive_int("intermediate", intermediate if intermediate is not None else 2 * hidden)
+    max_position = _positive_int("max_position", max_position)
+    seq_length = _positive_int("seq_length", seq_length, max_position)
+    names_in = tuple(_name("input_names[i]", n) for n in input_names)
+    names_out = tuple(_name("output_names[i]", n) for n in output_names)
+    if len(names_in) != 3 or len(names_out) != 2 or len(set(names_in + names_out)) != 5:
+        raise FixtureError(f"fixture: give 3 distinct input names and 2 output names, got {names_in} {names_out}")
+    seed, opset = _seed(seed), _positive_int("opset", opset)
+    out = Path(out_file)
+    _check_file_target(out, overwrite)
+    torch = _import("torch", "torch")
+    transformers = _import("transformers", "transformers")
+
+    config = transformers.BertConfig(vocab_size=size, hidden_size=hidden, num_hidden_layers=layers,
+                                     num_attention_heads=heads, intermediate_size=intermediate,
+                                     max_position_embeddings=max_position, type_vocab_size=2,
+                                     attn_implementation="eager")
+
+    class _QA(torch.nn.Module):
+        """The three BERT inputs positionally -> (start logits, end logits)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = transformers.BertForQuestionAnswering(config)
+
+        def forward(self, input_ids: Any, input_mask: Any, segment_ids: Any) -> tuple[Any, Any]:
+            out = self.bert(input_ids=input_ids, attention_mask=input_mask, token_type_ids=segment_ids,
+                            return_dict=False)
+            return out[0], out[1]
+
+    import warnings
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _QA().eval()
+    example = (torch.ones((2, seq_length), dtype=torch.int64), torch.ones((2, seq_length), dtype=torch.int64),
+               torch.zeros((2, seq_length), dtype=torch.int64))
+    doc = _doc(f"bert_model, {layers} layers, hidden {hidden}, vocabulary {size}", seed)
+    parameters = {"vocab_size": size, "format": format, "layers": layers, "hidden": hidden, "heads": heads,
+                  "intermediate": intermediate, "max_position": max_position, "seq_length": seq_length,
+                  "input_names": list(names_in), "output_names": list(names_out), "seed": seed}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        if format == "torch":
+            traced = torch.jit.trace(model, example)
+            with atomic_open(out, "wb") as handle:
+                torch.jit.save(traced, handle, _extra_files={"benchwright_fixture.txt": doc})
+            return FixtureInfo(kind="bert_model", path=out, sha256=sha256_file(out), parameters=parameters)
+        buffer = io.BytesIO()
+        torch.onnx.export(model, example, buffer, dynamo=False, input_names=list(names_in),
+                          output_names=list(names_out), opset_version=opset, do_constant_folding=True,
+                          dynamic_axes={n: {0: "N"} for n in names_in + names_out})
+    onnx = _import("onnx", "onnx")
+    proto = onnx.load_from_string(buffer.getvalue())
+    proto.producer_name, proto.producer_version, proto.doc_string = "benchwright-fixture", __version__, doc
+    proto.graph.doc_string = doc
+    from onnx import helper
+
+    helper.set_model_props(proto, {"benchwright.fixture": "true", "benchwright.note": NOTE, "seed": str(seed),
+                                   "benchwright.vocab_size": str(size)})
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:  # pragma: no cover - the exporter writes valid graphs
+        raise FixtureError(f"fixture: the ONNX BERT fails onnx.checker ({exc})") from exc
+    data = proto.SerializeToString(deterministic=True)
+    with atomic_open(out, "wb") as handle:
+        handle.write(data)
+    parameters["opset"] = opset
+    return FixtureInfo(kind="bert_model", path=out, sha256=sha256_bytes(data), parameters=parameters)
+
+
+__all__ = ["NOTE", "SQUAD_FILE", "VAL_MAP", "VOCAB_TXT", "FixtureError", "FixtureInfo", "bert_model",
+           "imagenet_folder", "imagenet_name", "onnx_classifier", "squad_dev", "torch_classifier", "vocab_size_of"]

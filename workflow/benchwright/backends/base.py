@@ -41,6 +41,9 @@ class ModelSpec(Spec):
     outputs: dict[str, str] = {}
     """Task output -> model output name (unset: the task's own name)."""
 
+    task_parameters: dict[str, JsonScalar] = {}
+    """The benchmark's ``model.task_parameters``: how the task reads the outputs (e.g. ``class_offset``)."""
+
     devices: tuple[str, ...] = ("cpu",)
     """The node's devices: cpu, or cuda:<i> per accelerator."""
 

@@ -13,6 +13,7 @@ from .checks import check_run_rules
 from .loading import (
     RULES_PACKAGE,
     known_rule_versions,
+    load_benchmark_file,
     load_plan,
     load_plan_file,
     load_rules,
@@ -22,6 +23,6 @@ from .loading import (
 from .plan import InferenceJob, Plan
 
 __all__ = [
-    "RULES_PACKAGE", "InferenceJob", "Plan", "check_run_rules", "known_rule_versions", "load_plan", "load_plan_file",
-    "load_rules", "load_system_file", "model_dir", "read_yaml",
+    "RULES_PACKAGE", "InferenceJob", "Plan", "check_run_rules", "known_rule_versions", "load_benchmark_file",
+    "load_plan", "load_plan_file", "load_rules", "load_system_file", "model_dir", "read_yaml",
 ]

@@ -112,10 +112,11 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
                                    f"{official.performance_sample_count}",
                                    f"use at least {official.performance_sample_count} (the dataset's performance "
                                    "set must hold that many samples)."))
-            if not division.own_models and name != inf.mlperf_benchmark:
+            if not division.own_models and name not in (inf.mlperf_benchmark, official.loadgen_model):
                 out.append(Problem(cfile, "division", f"the closed division runs only the official models; "
                                    f"`{name}` is a model of our own mapped to `{inf.mlperf_benchmark}`",
-                                   "use `division: open`, or select the official benchmark."))
+                                   "use `division: open`, or select the official benchmark (named "
+                                   f"`{inf.mlperf_benchmark}` or `{official.loadgen_model}`)."))
             if not division.own_models and len(sel.precisions) > 1:
                 out.append(Problem(cfile, f"{field_}.precisions", "a closed submission holds one result per "
                                    f"benchmark and scenario, in the `{inf.mlperf_benchmark}` folder; "
@@ -229,7 +230,7 @@ def _check_workload(plan: Plan, name: str, sel: Any, bfile: str, root: Path) -> 
     from ..data.folder import DatasetFolderError, expand_path, read_manifest
     from ..devices import device_kind, precision_problem, sku_devices
     from ..schemas.benchmark import Backend
-    from ..tasks import UnknownTask, get_task
+    from ..tasks import TaskParameterError, UnknownTask, get_task
 
     bench = plan.benchmarks[name]
     out: list[Problem] = []
@@ -248,6 +249,13 @@ def _check_workload(plan: Plan, name: str, sel: Any, bfile: str, root: Path) -> 
             if key not in names:
                 out.append(Problem(bfile, f"model.{part}.{key}", f"the {task.name} task has no {part[:-1]} `{key}`",
                                    f"map the task's {part}: {', '.join(names)}."))
+    for key, value in bench.model.task_parameters.items():
+        try:
+            task.configure({key: value})
+        except TaskParameterError as exc:
+            declared = ", ".join(f"{k} (default {v!r})" for k, v in task.parameters.items()) or "none"
+            out.append(Problem(bfile, f"model.task_parameters.{key}", str(exc),
+                               f"use the task's parameters: {declared}."))
     bench_dir = Path(root) / plan.campaign.paths.benchmarks
     ds = bench.dataset
     if ds.is_folder:
@@ -274,6 +282,10 @@ def _check_workload(plan: Plan, name: str, sel: Any, bfile: str, root: Path) -> 
             if not local.is_file():
                 out.append(Problem(bfile, "model.weights.path", f"the model file {local} does not exist",
                                    "put the model there, or point `model.weights.path` at it."))
+            elif weights.sha256 == "0" * 64:
+                out.append(Problem(bfile, "model.weights.sha256", "is the 64-zero placeholder: the model file "
+                                   f"{local} is not pinned yet", f"set it to `sha256sum {local}` of your verified "
+                                   f"copy (`benchwright dataset check {name}` prints it)."))
         except DatasetFolderError as exc:
             out.append(Problem(bfile, "model.weights.path", str(exc).removeprefix("benchwright: ").split("; fix:")[0],
                                str(exc).split("fix: ", 1)[-1]))

@@ -109,8 +109,11 @@ def load_rules(version: str) -> RunRules:
 # --- the campaign -------------------------------------------------------------------------------------------
 
 def load_plan(config: Mapping[str, Any], config_files: Sequence[str | Path] = ("config/config.yaml",),
-              root: str | Path = ".") -> Plan:
-    """Validate a campaign (already parsed, e.g. Snakemake's ``config``) and everything it refers to."""
+              root: str | Path = ".", *, checks: bool = True) -> Plan:
+    """Validate a campaign (already parsed, e.g. Snakemake's ``config``) and everything it refers to.
+
+    ``checks=False``: the schemas only, without the run-rule and workload checks (``benchwright dataset check``,
+    which reports the missing data files those checks would stop at, in detail)."""
     root = Path(root)
     campaign_file = " + ".join(display_path(f) for f in config_files) or "config"
     problems: list[Problem] = []
@@ -169,7 +172,8 @@ def load_plan(config: Mapping[str, Any], config_files: Sequence[str | Path] = ("
     if problems:
         raise CampaignError(_attribute(problems, config_files))
     plan = Plan(campaign, rules, benchmarks, systems, files)
-    problems.extend(check_run_rules(plan, root=root))
+    if checks:
+        problems.extend(check_run_rules(plan, root=root))
     if problems:
         raise CampaignError(_attribute(problems, config_files))
     return plan
@@ -201,6 +205,19 @@ def _attribute(problems: list[Problem], config_files: Sequence[str | Path]) -> l
                 owner = (shown, depth)
         out.append(Problem(owner[0], p.field, p.message, p.fix) if owner else p)
     return out
+
+
+def load_benchmark_file(path: str | Path) -> Benchmark:
+    """One benchmark file, validated with the same file/field/fix errors as a campaign (for commands run by hand
+    on a benchmark the campaign does not select)."""
+    problems: list[Problem] = []
+    bench = _load_file(Benchmark, Path(path), problems)
+    if bench is None:
+        raise CampaignError(problems)
+    if bench.name != Path(path).stem:
+        raise CampaignError([Problem(display_path(path), "name", f"`name: {bench.name}` differs from the file name "
+                                     f"`{Path(path).stem}`", f"set `name: {Path(path).stem}`.")])
+    return bench
 
 
 def load_system_file(path: str | Path) -> System:

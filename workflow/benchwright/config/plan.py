@@ -131,6 +131,7 @@ class Plan:
         return ModelSpec(
             task=self.benchmarks[benchmark].task.value, backend=model.backend, format=model.format,
             architecture=model.architecture, parameters=model.parameters, inputs=model.inputs, outputs=model.outputs,
+            task_parameters=model.task_parameters,
             devices=sku_devices(sku), visible_devices=visible_devices(sku), provider=sku.onnxruntime.provider,
             allow_cpu_fallback=self.campaign.allow_cpu_fallback,
             intra_op_threads=tune.intra_op_threads if tune else None,

@@ -64,6 +64,13 @@ class Output:
             raise PreprocessError(f"{key}: {written} rows written, {shape[0]} declared")
         self._record(path, shape, dtype)
 
+    def put_file(self, name: str, data: bytes) -> None:
+        """A file beside the arrays that is not an array (a JSON side table, a copied vocabulary), hashed like them;
+        the manifest gives its size as ``shape`` [bytes] and ``dtype`` "bytes"."""
+        path = self.folder / name
+        path.write_bytes(data)
+        self.outputs[path.name] = {"sha256": sha256_file(path), "shape": [len(data)], "dtype": "bytes"}
+
     def _record(self, path: Path, shape: Sequence[int], dtype: Any) -> None:
         self.outputs[path.name] = {"sha256": sha256_file(path), "shape": list(shape), "dtype": str(np.dtype(dtype))}
 
@@ -77,6 +84,9 @@ class Preprocessor:
     defaults: Mapping[str, Any]
     streams: bool = False
     """True: ``run`` takes the Output and writes its arrays itself."""
+    expects: Callable[[Path, Mapping[str, Any]], list[str]] | None = None
+    """For a dataset folder: ``expects(folder, params)`` -> the relative paths the preprocessor reads (raises
+    PreprocessError when an index file it needs to know them is missing); ``benchwright dataset check`` uses it."""
 
 
 def _digits_v1(inputs: Sequence[Path], params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -114,31 +124,15 @@ def _digits_v1(inputs: Sequence[Path], params: Mapping[str, Any]) -> dict[str, n
 VAL_MAP = "val_map.txt"
 
 
-def _imagenet_geometry(width: int, height: int, size: int, scale: float) -> tuple[int, int]:
-    """MLCommons' resize_with_aspectratio: the short side to size / (scale / 100), the other in proportion."""
-    new = int(100.0 * size / scale)
-    if height > width:
-        return new, int(new * height / width)
-    return int(new * width / height), new
-
-
-def _imagenet_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Output) -> None:
-    """An ImageNet-2012-validation-style folder (JPEGs + val_map.txt) -> NCHW float32 ``val_x``, ``val_y``, ``val_ids``.
-
-    The geometry of MLCommons' resnet50 reference (``pre_process_vgg``): RGB, the short side resized to
-    ``image_size / 0.875`` with the aspect ratio kept, a center crop of ``image_size``, the per-channel means
-    subtracted (divided by ``std``), channels first. Resizing uses Pillow's box filter (area averaging). Images are
-    decoded and written one at a time, so memory stays at one image whatever the dataset's size.
-    """
-    from PIL import Image
-
-    if len(inputs) != 1 or not inputs[0].is_dir():
-        raise PreprocessError("imagenet expects one input: the dataset folder with val_map.txt")
-    folder = inputs[0]
+def read_val_map(folder: Path) -> list[tuple[str, int]]:
+    """``val_map.txt`` of an ImageNet validation folder as (file name, label) in file order, as MLCommons'
+    imagenet.py reads it: one ``<file name> <label>`` per line, split on whitespace, the label an int (0..999 in
+    the official file). Blank lines are skipped; any other malformed line is an error naming it."""
     val_map = folder / VAL_MAP
     if not val_map.is_file():
         raise PreprocessError(f"{folder}: {VAL_MAP} is missing; an ImageNet validation folder holds the images and "
-                              f"{VAL_MAP} (`<file name> <label>` per line)")
+                              f"{VAL_MAP} (`<file name> <label>` per line, the labels 0..999 of MLCommons' file); "
+                              f"fix: put {VAL_MAP} into {folder}")
     entries = []
     for number, line in enumerate(val_map.read_text().splitlines(), 1):
         parts = line.split()
@@ -147,36 +141,106 @@ def _imagenet_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Output)
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
             raise PreprocessError(f"{val_map}, line {number}: expected `<file name> <label>`, got {line!r}")
         entries.append((parts[0], int(parts[1])))
-    count = int(params["count"]) or len(entries)
+    if not entries:
+        raise PreprocessError(f"{val_map} lists no images; fix: restore the file")
+    return entries
+
+
+def imagenet_entries(folder: Path, params: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The (file name, label) pairs the ``imagenet`` preprocessor reads: the first ``count`` lines of
+    ``val_map.txt`` (all of them when ``count`` is 0), as the reference's ``--count``."""
+    entries = read_val_map(folder)
+    count = int(params.get("count", 0)) or len(entries)
     if not 0 < count <= len(entries):
         raise PreprocessError(f"parameter count={count} must be between 1 and the {len(entries)} images of {VAL_MAP}")
-    entries = entries[:count]
+    return entries[:count]
+
+
+def _resnet50_image(path: Path, size: int, scale: float, mean: np.ndarray) -> np.ndarray:
+    """One image as MLCommons' resnet50 reference makes it (imagenet.py + dataset.py ``pre_process_vgg`` with
+    ``need_transpose`` for NCHW): cv2.imread (BGR) -> RGB; resize_with_aspectratio with INTER_AREA (short side to
+    ``int(100 * size / scale)``, the other side ``int(new * long / short)``); center_crop; float32; minus the
+    per-channel means; HWC -> CHW."""
+    import cv2
+
+    img = cv2.imread(str(path))
+    if img is None:
+        raise PreprocessError(f"{path}: OpenCV cannot decode this image; fix: restore the file from the dataset")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    height, width, _ = img.shape
+    new_height = int(100.0 * size / scale)
+    new_width = int(100.0 * size / scale)
+    if height > width:
+        w, h = new_width, int(new_height * height / width)
+    else:
+        h, w = new_height, int(new_width * width / height)
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    left, right = int((w - size) / 2), int((w + size) / 2)
+    top, bottom = int((h - size) / 2), int((h + size) / 2)
+    img = np.asarray(img[top:bottom, left:right], dtype=np.float32)
+    img -= mean
+    return img.transpose([2, 0, 1])
+
+
+def _imagenet_expects(folder: Path, params: Mapping[str, Any]) -> list[str]:
+    """val_map.txt, then every image it names (its first ``count``)."""
+    return [VAL_MAP, *(name for name, _ in imagenet_entries(folder, params))]
+
+
+def _imagenet_v2(inputs: Sequence[Path], params: Mapping[str, Any], out: Output) -> None:
+    """An ImageNet-2012-validation-style folder (JPEGs + val_map.txt) -> NCHW float32 ``val_x``, ``val_y``, ``val_ids``.
+
+    Exactly MLCommons' resnet50 reference preprocessing (see :func:`_resnet50_image`), on the images of
+    ``val_map.txt`` in its order, with its labels as they are (0..999); sample i is line i. Unlike the reference,
+    which skips an image it cannot find, a missing image is an error. Images are decoded and written one at a
+    time, so memory stays at one image whatever the dataset's size.
+
+    Version 1 resized with Pillow's box filter (an approximation); version 2 uses OpenCV as the reference does.
+    """
+    if len(inputs) != 1 or not inputs[0].is_dir():
+        raise PreprocessError("imagenet expects one input: the dataset folder with val_map.txt")
+    folder = inputs[0]
+    entries = imagenet_entries(folder, params)
     missing = [name for name, _ in entries if not (folder / name).is_file()]
     if missing:
         raise PreprocessError(f"{folder}: {len(missing)} image(s) named in {VAL_MAP} are missing: "
-                              f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+                              f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}; fix: restore them "
+                              f"(`benchwright dataset check BENCHMARK` lists every missing file)")
     size, scale = int(params["image_size"]), float(params["scale"])
-    mean = np.array([float(v) for v in str(params["mean"]).split()], dtype=np.float32).reshape(3, 1, 1)
-    std = np.array([float(v) for v in str(params["std"]).split()], dtype=np.float32).reshape(3, 1, 1)
-    with out.stream("val_x", (count, 3, size, size), np.float32) as write:
+    if size < 1 or not 0 < scale <= 100:
+        raise PreprocessError(f"parameters image_size={size} and scale={scale}: image_size must be positive and "
+                              "scale (the crop's share of the resized short side, in percent) in (0, 100]")
+    mean = np.array([float(v) for v in str(params["mean"]).split()], dtype=np.float32)
+    if mean.shape != (3,):
+        raise PreprocessError(f"parameter mean={params['mean']!r} must be three numbers (R G B)")
+    with out.stream("val_x", (len(entries), 3, size, size), np.float32) as write:
         for name, _ in entries:
-            with Image.open(folder / name) as img:
-                rgb = img.convert("RGB")
-                w, h = _imagenet_geometry(rgb.width, rgb.height, size, scale)
-                rgb = rgb.resize((w, h), Image.Resampling.BOX)
-            pixels = np.asarray(rgb, dtype=np.float32)
-            top, left = int((h - size) / 2), int((w - size) / 2)
-            crop = pixels[top:top + size, left:left + size].transpose(2, 0, 1)
-            write(((crop - mean) / std)[None])
+            write(_resnet50_image(folder / name, size, scale, mean)[None])
     out.put("val_y", np.array([label for _, label in entries], dtype=np.int64))
-    out.put("val_ids", np.arange(count, dtype=np.int64))
+    out.put("val_ids", np.arange(len(entries), dtype=np.int64))
+
+
+def _squad_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Output) -> None:
+    """SQuAD v1.1 + vocab.txt -> MLCommons' bert features (benchwright.data.squad)."""
+    from .squad import squad_v1
+
+    squad_v1(inputs, params, out)
+
+
+def _squad_expects(folder: Path, params: Mapping[str, Any]) -> list[str]:
+    """The folder's SQuAD JSON and vocab.txt (dev-v1.1.json and vocab.txt where the folder has none)."""
+    from .squad import expected_files
+
+    return expected_files(folder)
 
 
 PREPROCESSORS: dict[str, Preprocessor] = {
     "digits": Preprocessor("digits", 1, _digits_v1, {"val_count": 1024, "split_seed": 0, "mean": 0.0, "std": 1.0}),
-    "imagenet": Preprocessor("imagenet", 1, _imagenet_v1, {"image_size": 224, "scale": 87.5, "count": 0,
-                                                           "mean": "123.68 116.78 103.94", "std": "1 1 1"},
-                             streams=True),
+    "imagenet": Preprocessor("imagenet", 2, _imagenet_v2, {"image_size": 224, "scale": 87.5, "count": 0,
+                                                           "mean": "123.68 116.78 103.94"},
+                             streams=True, expects=_imagenet_expects),
+    "squad": Preprocessor("squad", 1, _squad_v1, {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64,
+                                                  "do_lower_case": True}, streams=True, expects=_squad_expects),
 }
 
 

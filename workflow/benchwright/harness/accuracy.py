@@ -185,9 +185,20 @@ def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str
     lines = accuracy_txt.splitlines()
     scored = [line for line in lines if not line.startswith("hash=")]
     digest = next((line[len("hash="):] for line in lines if line.startswith("hash=")), None)
+    values: dict[str, int | float] = {}
+    for line in scored:
+        if line.startswith("{"):  # a JSON line (SQuAD's evaluate_v1.1.py: {"exact_match": ..., "f1": ...})
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                values.update({k: v for k, v in parsed.items()
+                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                continue
+        values.update({k: int(v) if v.lstrip("-").isdigit() else float(v) for k, v in _METRIC.findall(line)})
     return {"version": ACCURACY_RECORD_VERSION, "benchmark": benchmark, "task": task, "metric": metric,
-            "values": {k: int(v) if v.lstrip("-").isdigit() else float(v) for line in scored
-                       for k, v in _METRIC.findall(line)},
+            "values": values,
             "accuracy_txt": scored, "accuracy_log_sha256": digest, "reference": reference,
             "target_fraction": target_fraction, "target": round(reference * target_fraction, 6),
             "execution": run_facts()}

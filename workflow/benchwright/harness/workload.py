@@ -52,7 +52,7 @@ def load_workload(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: st
     m = spec.model
     if m.visible_devices and "CUDA_VISIBLE_DEVICES" not in os.environ:
         os.environ["CUDA_VISIBLE_DEVICES"] = m.visible_devices  # before CUDA initialises
-    task = get_task(m.task)
+    task = get_task(m.task, m.task_parameters)
     workers = worker_devices(m.devices, spec.threads)
     for device in dict.fromkeys(workers):
         require_device(device, sku=spec.system)
@@ -64,4 +64,5 @@ def load_workload(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: st
                                               intra_threads=intra), task)
                 for device in dict.fromkeys(workers)}
     first = next(iter(replicas.values()))
+    task.check_model(path, first.runner, data_dir)
     return Workload(task, [replicas[d] for d in workers], samples, first.runner.describe())

@@ -194,6 +194,11 @@ class Model(Spec):
     outputs: dict[Identifier, NonEmptyStr] = {}
     """The task's outputs -> the model's output names (e.g. ``logits: softmax_tensor:0``)."""
 
+    task_parameters: dict[Identifier, JsonScalar] = {}
+    """How the task reads this model's outputs, as the task declares them (image_classification:
+    ``class_offset``, added to the model's class: -1 for MLCommons' 1001-class resnet50_v1.onnx). Checked against
+    the task when the campaign is loaded."""
+
     @model_validator(mode="after")
     def _consistent(self) -> Model:
         if self.format not in BACKEND_FORMATS[self.backend]:
@@ -212,18 +217,24 @@ class Calibration(Spec):
     """The fixed calibration set for post-training quantization."""
 
     sample_list: NonEmptyStr
-    """File with one sample id per line, relative to the benchmark file."""
+    """File with one sample per line (see ``lines``), relative to the benchmark file."""
 
     sha256: Sha256
     """sha256 of that file; checked when the campaign is loaded."""
 
-    split: Literal["train"] = "train"
-    """Calibration samples come from the training split, as in MLPerf."""
+    split: Literal["train", "val"] = "train"
+    """Where the calibration samples are: the training split (benchwright's own models), or the validation set
+    (MLPerf's ImageNet list, calibration/ImageNet/cal_image_list_option_1.txt, names 500 validation images)."""
+
+    lines: Literal["sample_ids", "file_names"] = "sample_ids"
+    """What a line of the list is: a sample id (a row of the raw data), or a file name inside the dataset folder
+    (MLPerf's lists). A list of file names is checked (hash, every file present) but not used to quantize yet."""
 
 
 class Accuracy(Spec):
-    metric: Literal["top1"]
-    """Accuracy metric computed by the task's accuracy script."""
+    metric: Literal["top1", "f1", "exact_match"]
+    """Accuracy metric computed by the task's accuracy script (image_classification: top1; question_answering:
+    f1, the one MLPerf's bert target applies to, or exact_match)."""
 
     reference: float = Field(gt=0, le=100)
     """Accuracy of the FP32 reference model, in percent."""
@@ -338,6 +349,15 @@ class Benchmark(Spec):
             raise ValueError("`model.weights.recipe: reference-training` needs a `training` section (the recipe)")
         if self.inference and Precision.int8 in self.inference.precisions and self.calibration is None:
             raise ValueError("int8 is listed in inference.precisions but the benchmark has no `calibration` set")
+        if self.inference and Precision.int8 in self.inference.precisions and self.calibration is not None \
+                and (self.calibration.split, self.calibration.lines) != ("train", "sample_ids"):
+            raise ValueError("int8 comes from benchwright's post-training quantization, which calibrates on sample "
+                             "ids of the training split (`calibration.split: train`, `lines: sample_ids`); a list of "
+                             "validation files is checked but not used to quantize yet: drop int8 from "
+                             "inference.precisions")
+        if self.calibration is not None and self.calibration.lines == "file_names" and not self.dataset.is_folder:
+            raise ValueError("`calibration.lines: file_names` names files of a dataset folder: give the dataset as a "
+                             "folder (`path`, `manifest`, `manifest_sha256`)")
         if self.inference and Precision.int8 in self.inference.precisions \
                 and self.model.format is not ModelFormat.state_dict:
             raise ValueError(f"int8 comes from benchwright's post-training quantization of a registered architecture "
