@@ -211,7 +211,8 @@ def _cmd_dataset_check(args: argparse.Namespace) -> int:
     else:  # a benchmark the campaign does not select yet: its file, validated the same way
         path = bench_dir / f"{args.benchmark}.yaml"
         if not path.is_file():
-            known = sorted(p.stem for p in bench_dir.glob("*.yaml") if "." not in p.stem)
+            known = sorted(p.stem for p in bench_dir.glob("*.yaml")  # not X.compliance.yaml; bert-99.9 is one
+                           if "." not in p.stem or p.stem.rsplit(".", 1)[1].isdigit())
             raise SystemExit(f"benchwright dataset check: there is no benchmark `{args.benchmark}` "
                              f"({display_path(path)} does not exist); known: {', '.join(known)}")
         bench, bfile = load_benchmark_file(path), display_path(path)

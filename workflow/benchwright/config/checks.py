@@ -129,11 +129,16 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
             if submission and division.compliance_tests:
                 for sku in sel.systems:
                     stype = plan.systems[sku].system_type.value
-                    needed = set()
-                    for kind in ("datacenter", "edge"):
-                        if kind in stype:
-                            needed |= set(rules.inference.required_scenarios[kind])
-                    missing = sorted(s.value for s in needed - set(sel.scenarios))
+                    needed = official.required_scenarios.get(stype)
+                    if needed is None:
+                        accepted = " or ".join(f"`{k}`" for k in official.required_scenarios) or "no system type"
+                        out.append(Problem(cfile, f"{field_}.systems", f"MLPerf {rules.mlperf_version} does not "
+                                           f"accept {inf.mlperf_benchmark} from a {stype} system (SKU `{sku}`); its "
+                                           f"closed results come from {accepted} systems",
+                                           f"submit it from a SKU of system type {accepted}, or use "
+                                           "`division: open`."))
+                        continue
+                    missing = sorted(s.value for s in set(needed) - set(sel.scenarios))
                     if missing:
                         out.append(Problem(cfile, f"{field_}.scenarios", f"a closed submission on the {stype} SKU "
                                            f"`{sku}` must cover {', '.join(missing)} too",

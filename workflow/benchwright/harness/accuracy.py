@@ -172,6 +172,41 @@ def check_accuracy(result: Any, *, benchmark: str, reference: float, target_frac
 ACCURACY_RECORD_VERSION = 1
 _METRIC = re.compile(r"([A-Za-z_][\w-]*)=(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)%?")
 
+ACCURACY_TXT_NAMES = {"top1": "accuracy"}
+"""A task metric's name in accuracy.txt where it differs (accuracy-imagenet.py prints top-1 as ``accuracy=``)."""
+
+
+def accuracy_values(accuracy_txt: str) -> dict[str, int | float]:
+    """The numbers of an accuracy.txt, by name, from its lines but the hash line. This is the one reader of the
+    file's two forms: ``name=value[%]`` pairs (accuracy-imagenet.py: ``accuracy=76.456%, good=..., total=...``) and
+    a JSON object line (accuracy-squad.py / evaluate_v1.1.py: ``{"exact_match": 81.2, "f1": 88.6}``)."""
+    values: dict[str, int | float] = {}
+    for line in accuracy_txt.splitlines():
+        line = line.strip()
+        if not line or line.startswith("hash="):
+            continue
+        if line.startswith("{"):
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                values.update({k: v for k, v in parsed.items()
+                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                continue
+        values.update({k: int(v) if v.lstrip("-").isdigit() else float(v) for k, v in _METRIC.findall(line)})
+    return values
+
+
+def accuracy_value(accuracy_txt: str, metric: str | None = None) -> float | None:
+    """The benchmark's metric (a task metric: ``top1``, ``f1``, ``exact_match``) as accuracy.txt states it, or None
+    when the file does not state it. Without a metric: top-1 (``accuracy=``), else SQuAD's F1 (the metric of the
+    submission checker's ACC_PATTERN for each form)."""
+    values = accuracy_values(accuracy_txt)
+    names = [ACCURACY_TXT_NAMES.get(metric, metric)] if metric else ["accuracy", "f1"]
+    value = next((values[n] for n in names if n in values), None)
+    return None if value is None else float(value)
+
 
 def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str, reference: float,
                     target_fraction: float) -> dict[str, Any]:
@@ -185,18 +220,7 @@ def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str
     lines = accuracy_txt.splitlines()
     scored = [line for line in lines if not line.startswith("hash=")]
     digest = next((line[len("hash="):] for line in lines if line.startswith("hash=")), None)
-    values: dict[str, int | float] = {}
-    for line in scored:
-        if line.startswith("{"):  # a JSON line (SQuAD's evaluate_v1.1.py: {"exact_match": ..., "f1": ...})
-            try:
-                parsed = json.loads(line)
-            except ValueError:
-                parsed = None
-            if isinstance(parsed, dict):
-                values.update({k: v for k, v in parsed.items()
-                               if isinstance(v, (int, float)) and not isinstance(v, bool)})
-                continue
-        values.update({k: int(v) if v.lstrip("-").isdigit() else float(v) for k, v in _METRIC.findall(line)})
+    values = accuracy_values(accuracy_txt)
     return {"version": ACCURACY_RECORD_VERSION, "benchmark": benchmark, "task": task, "metric": metric,
             "values": values,
             "accuracy_txt": scored, "accuracy_log_sha256": digest, "reference": reference,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import Field
 
+from ..harness.accuracy import accuracy_value
 from ..harness.scenarios import policy
 from ..provenance import drift, fingerprint
 from ..schemas.base import Spec
@@ -53,6 +53,8 @@ class InferenceItem(Spec):
     accuracy_reference: float
     accuracy_target: float
     mlperf_benchmark: str | None = None
+    accuracy_metric: str | None = None
+    """The benchmark's accuracy metric (top1, f1, ...), read from accuracy.txt."""
     calibration: str | None = None
     """The calibration list and its sha256 (INT8 only)."""
 
@@ -96,6 +98,7 @@ def report_spec(plan) -> ReportSpec:
             run=plan.inference_dir(job),
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
             mlperf_benchmark=bench.inference.mlperf_benchmark if bench.inference else None,
+            accuracy_metric=bench.accuracy.metric,
             calibration=f"{cal.sample_list} (sha256 {cal.sha256[:12]})" if cal and prec == "int8" else None))
     training = [TrainingItem(benchmark=b, system=s, quality_target=plan.benchmarks[b].training.quality_target,
                              runs=plan.training_runs(b, s))
@@ -104,9 +107,6 @@ def report_spec(plan) -> ReportSpec:
                       weights=dict(c.report.weights), confidence=c.report.confidence,
                       resamples=c.report.bootstrap_resamples, systems=systems, inference=tuple(inference),
                       training=tuple(training))
-
-
-_ACCURACY = re.compile(r"accuracy=([0-9.]+)%")
 
 
 def _ms(ns: Any) -> float:
@@ -146,8 +146,8 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
     accuracy = math.nan
     acc_file = run / "accuracy.txt"
     if acc_file.exists():
-        m = _ACCURACY.search(acc_file.read_text())
-        accuracy = float(m.group(1)) if m else math.nan
+        value = accuracy_value(acc_file.read_text(), item.accuracy_metric)
+        accuracy = math.nan if value is None else value
     energy = record.get("energy") or {"measured": False, "reason": "the run recorded no energy"}
     if energy.get("measured"):
         source = "+".join(energy["sources"])

@@ -15,6 +15,8 @@ from .base import Division, Identifier, NonEmptyStr, Precision, Scenario, Spec
 from .benchmark import Task
 
 U64 = Field(ge=0, lt=2**64)
+SystemKind = Literal["datacenter", "edge", "datacenter,edge"]
+"""A system type as a system description states it (schemas.base.SystemType's values)."""
 
 
 class LoadGenSeeds(Spec):
@@ -52,6 +54,11 @@ class OfficialInferenceBenchmark(Spec):
     compliance_tests: tuple[NonEmptyStr, ...] = ()
     """Compliance tests the closed division requires (TEST01, TEST04, ...)."""
 
+    required_scenarios: dict[SystemKind, tuple[Scenario, ...]]
+    """Scenarios a closed submission of this benchmark must cover, per system type (the submission checker's
+    required-scenarios-edge, -datacenter and -datacenter-edge). A system type not listed is one the round does not
+    accept the benchmark on."""
+
     offline_min_samples_per_query: PositiveInt | None = None
     """Offline: the fewest samples the one query of a performance run may hold (the submission checker's minimum,
     LoadGen's Offline min_query_count in its built-in mlperf.conf)."""
@@ -79,9 +86,6 @@ class InferenceRules(Spec):
 
     min_query_count: dict[Scenario, PositiveInt]
     """Minimum number of queries per scenario."""
-
-    required_scenarios: dict[Literal["datacenter", "edge"], tuple[Scenario, ...]]
-    """Scenarios a closed submission must cover, per system type."""
 
     benchmarks: dict[Identifier, OfficialInferenceBenchmark]
     """The round's official inference benchmarks."""

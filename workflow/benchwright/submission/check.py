@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import known_rule_versions, load_rules
 from ..fsutil import sha256_file
-from ..harness.accuracy import TRUNCATION_MARK
+from ..harness.accuracy import TRUNCATION_MARK, accuracy_value, accuracy_values
 from ..harness.logs import LogError, read_run
 from ..harness.scenarios import policy
 from ..schemas.base import Scenario
@@ -41,7 +41,8 @@ RULES = {
     "division": "a folder's division or submitter differs from what the files say",
     "unmapped-model": "a model folder is neither an official benchmark nor mapped to one in model_mapping.json",
     "scenario": "a scenario folder is not a LoadGen scenario, or its log ran another scenario or mode",
-    "missing-scenario": "closed: a scenario the system type requires is absent",
+    "missing-scenario": "closed: a scenario the benchmark requires on the system type is absent, or the round does "
+                        "not accept the benchmark from that system type",
     "measurements": "measurements.json lacks a required field",
     "invalid-run": "the performance run is not VALID",
     "loadgen-error": "LoadGen logged an error",
@@ -74,7 +75,6 @@ MEASUREMENT_FIELDS = ("input_data_types", "retraining", "starting_weights_filena
 INFERENCE_STATUS = ("available", "preview", "rdi")
 SYSTEM_TYPES = ("datacenter", "edge", "datacenter,edge")
 RUN_FILES = ("mlperf_log_detail.txt", "mlperf_log_summary.txt")
-_ACCURACY_LINE = re.compile(r"^accuracy=(?P<acc>[0-9]+(?:\.[0-9]+)?)%(?:.*total=(?P<total>[0-9]+))?")
 _HASH_LINE = re.compile(r"^hash=(?P<hash>[0-9a-f]{64})$")
 
 
@@ -246,7 +246,7 @@ class _Checker:
                     if self.result(scenario_dir, division, benchmark):
                         present.add(scenario_dir.name)
                 if division == "closed" and system is not None:
-                    self.required_scenarios(model_dir, system.get("system_type", ""), present)
+                    self.required_scenarios(model_dir, system.get("system_type", ""), benchmark, present)
 
     def hygiene(self, org: Path) -> None:
         """What the official checker refuses inside a submitter folder (git- and archive-unfriendly names)."""
@@ -312,10 +312,19 @@ class _Checker:
             return None
         return target
 
-    def required_scenarios(self, model_dir: Path, system_type: str, present: set[str]) -> None:
-        required: set[str] = set()
-        for kind in system_type.split(","):
-            required |= {s.value for s in self.rules.inference.required_scenarios.get(kind.strip(), ())}
+    def required_scenarios(self, model_dir: Path, system_type: str, benchmark: str | None, present: set[str]
+                           ) -> None:
+        """The benchmark's required scenarios on the system type (the checker's required-scenarios-<type>)."""
+        official = self.official().get(benchmark) if benchmark else None
+        if official is None or system_type not in SYSTEM_TYPES:
+            return  # an unmapped model or a bad system_type is reported already
+        listed = official.required_scenarios.get(system_type)
+        if listed is None:
+            accepted = " or ".join(official.required_scenarios) or "no system type"
+            self.fail(model_dir, "missing-scenario", f"round {self.rules.mlperf_version} does not accept {benchmark} "
+                      f"from a {system_type} system (only {accepted})")
+            return
+        required = {s.value for s in listed}
         for scenario in sorted(required - present):
             if self.report.submittable:
                 self.fail(model_dir / scenario, "missing-scenario", f"closed {system_type} results need {scenario}")
@@ -429,22 +438,26 @@ class _Checker:
         text_file = acc / "accuracy.txt"
         if not self.need(text_file, "the accuracy script's output and the hash of the full accuracy log"):
             return
-        lines = [line.strip() for line in text_file.read_text().splitlines() if line.strip()]
-        match = _ACCURACY_LINE.match(lines[0]) if lines else None
-        if match is None:
-            self.fail(text_file, "bad-file", "no `accuracy=<percent>%` first line")
+        text = text_file.read_text()
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        official = self.official().get(benchmark) if benchmark else None
+        metric = _target_metric(official.task) if official is not None else None
+        value = accuracy_value(text, metric)
+        if value is None:
+            expected = '`{"exact_match": ..., "f1": ...}`' if metric in ("f1", "exact_match") else \
+                "`accuracy=<percent>%`"
+            self.fail(text_file, "bad-file", f"no {expected} line (the accuracy script's output)")
         hashes = [m for m in (_HASH_LINE.match(line) for line in lines[-1:]) if m]
         if not hashes:
             self.fail(text_file, "accuracy-hash", "the last line is not `hash=<sha256 of the full accuracy log>`")
         elif log.is_file() and TRUNCATION_MARK not in log.read_bytes() and sha256_file(log) != hashes[0]["hash"]:
             self.fail(text_file, "accuracy-hash", "hash= does not match mlperf_log_accuracy.json, which is whole")
-        if match is None:
+        if value is None:
             return
+        total = accuracy_values(text).get("total")
         if run is not None:
-            self.coverage(run, text_file, match["total"])
-        value = float(match["acc"])
+            self.coverage(run, text_file, None if total is None else str(total))
         target, source = None, ""
-        official = self.official().get(benchmark) if benchmark else None
         if division == "closed" and official is not None:
             target = official.accuracy_reference * min(official.target_fractions)
             source = f"{official.accuracy_reference:g}% x {min(official.target_fractions):g} ({benchmark})"
@@ -453,7 +466,7 @@ class _Checker:
             target = float(entry["accuracy_target"])
             source = f"{entry.get('benchmark')}'s reference {entry.get('accuracy_reference')}% x fraction"
         if target is not None and value < target - 1e-9:
-            self.fail(text_file, "accuracy-target", f"accuracy {value:.3f}% is under the target {target:.3f}% "
+            self.fail(text_file, "accuracy-target", f"{'accuracy' if metric in (None, 'top1') else metric} {value:.3f}% is under the target {target:.3f}% "
                       f"({source})")
 
     def coverage(self, run, text_file: Path, total: str | None) -> None:
@@ -690,3 +703,14 @@ def _check_folder(root: Path, training_tools: bool) -> Report:
         checker.fail(root / "training", "missing-file", "benchwright.json lists training results; training/ is absent")
     checker.finish()
     return report
+
+
+def _target_metric(task: Any) -> str | None:
+    """The metric an official benchmark's accuracy target is on: its task's first metric (top1, SQuAD's f1), as
+    the submission checker's accuracy-target names it (acc, F1)."""
+    from ..tasks import UnknownTask, get_task
+
+    try:
+        return get_task(task).metrics[0]
+    except UnknownTask:
+        return None
