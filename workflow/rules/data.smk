@@ -8,12 +8,12 @@ rule download:
         "logs/download/{dataset}/{file}.log",
     params:
         args=fetch_args,
+        quarantine=paths.QUARANTINE,
     retries: 1
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright fetch {params.args:q} --out {output:q}"
-        " --quarantine " + shell_path(paths.QUARANTINE) + " 2> {log:q}"
+        "benchwright fetch {params.args:q} --out {output:q} --quarantine {params.quarantine:q} 2> {log:q}"
 
 
 rule unpack:

@@ -16,11 +16,12 @@ rule train_reference:
     threads: 2
     params:
         spec=reference_spec,
+        out=paths.FP32_DIR,
     conda:
         "../envs/benchwright.yaml"
     shell:
         "benchwright train-reference --spec {params.spec:q} --data {input.data:q}"
-        " --out " + shell_path(paths.FP32_DIR) + " --threads {threads} 2> {log:q}"
+        " --out {params.out:q} --threads {threads} 2> {log:q}"
 
 
 rule fetch_weights:
@@ -33,11 +34,11 @@ rule fetch_weights:
         modelfile=one_of(FETCHED_MODEL_FILES),
     params:
         args=weights_url_args,
+        quarantine=paths.WEIGHTS_QUARANTINE,
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright fetch {params.args:q} --out {output.weights:q}"
-        " --quarantine " + paths.WEIGHTS_QUARANTINE + " 2> {log:q}"
+        "benchwright fetch {params.args:q} --out {output.weights:q} --quarantine {params.quarantine:q} 2> {log:q}"
 
 
 rule quantize_int8:
@@ -54,9 +55,10 @@ rule quantize_int8:
         paths.QUANTIZE_TIMING
     params:
         spec=quantize_spec,
+        weights=lambda wildcards, input: os.path.dirname(input.weights),
+        out=paths.INT8_DIR,
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright quantize --spec {params.spec:q} --weights " + shell_path(paths.FP32_DIR) +
-        " --data {input.data:q} --calibration-list {input.calibration:q}"
-        " --out " + shell_path(paths.INT8_DIR) + " 2> {log:q}"
+        "benchwright quantize --spec {params.spec:q} --weights {params.weights:q}"
+        " --data {input.data:q} --calibration-list {input.calibration:q} --out {params.out:q} 2> {log:q}"

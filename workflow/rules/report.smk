@@ -12,10 +12,11 @@ rule report_table:
         "logs/report/table.log",
     params:
         spec=REPORT_SPEC.model_dump_json(),
+        out_dir=lambda wildcards, output: os.path.dirname(output.summary),
     conda:
         "../envs/benchwright.yaml"
     shell:
-        "benchwright table --spec {params.spec:q} --out-dir " + paths.REPORT_DIR + " 2>&1 | tee {log:q}"
+        "benchwright table --spec {params.spec:q} --out-dir {params.out_dir:q} 2>&1 | tee {log:q}"
 
 
 rule report_sku:
