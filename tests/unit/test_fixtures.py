@@ -241,3 +241,25 @@ def test_torch_classifier_loads_and_matches_the_onnx_one(tmp_path):
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     (reference,) = session.run(None, {"input": x})
     assert np.allclose(outputs[5], reference, atol=1e-5)
+
+
+def test_classifier_features_set_the_convolution_width_in_both_formats(tmp_path):
+    """``features`` widens the one convolution (more compute per input byte); both formats keep the same
+    weights, and a non-positive width is refused."""
+    import onnx
+    import torch
+
+    ort = pytest.importorskip("onnxruntime")
+    info = onnx_classifier(tmp_path / "wide.onnx", input_shape=(3, 16, 16), classes=5, seed=2, features=24)
+    weights = {i.name: tuple(i.dims) for i in onnx.load(str(tmp_path / "wide.onnx")).graph.initializer}
+    assert weights["conv.weight"] == (24, 3, 3, 3) and weights["fc.weight"] == (5, 24)
+    assert info.parameters["features"] == 24
+    torch_classifier(tmp_path / "wide.pt", input_shape=(3, 16, 16), classes=5, seed=2, features=24)
+    x = np.random.default_rng(3).random((4, 3, 16, 16), dtype=np.float32)
+    with torch.no_grad():
+        y = torch.jit.load(str(tmp_path / "wide.pt"))(torch.from_numpy(x)).numpy()
+    (reference,) = ort.InferenceSession(str(tmp_path / "wide.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})
+    assert np.allclose(y, reference, atol=1e-5)
+    with pytest.raises(FixtureError, match="features"):
+        onnx_classifier(tmp_path / "bad.onnx", features=0)

@@ -239,10 +239,11 @@ def _cmd_fixture(args: argparse.Namespace) -> int:
     elif args.kind == "onnx-classifier":
         info = fixtures.onnx_classifier(args.out, input_name=args.input_name, output_name=args.output_name,
                                         input_shape=(3, args.image_size, args.image_size), classes=args.classes,
-                                        seed=args.seed, overwrite=args.overwrite)
+                                        features=args.features or fixtures.FEATURES, seed=args.seed, overwrite=args.overwrite)
     else:
         info = fixtures.torch_classifier(args.out, input_shape=(3, args.image_size, args.image_size),
-                                         classes=args.classes, seed=args.seed, overwrite=args.overwrite)
+                                         classes=args.classes, features=args.features or fixtures.FEATURES, seed=args.seed,
+                                         overwrite=args.overwrite)
     print(json.dumps(info.to_dict(), sort_keys=True, default=str))
     return 0
 
@@ -599,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=64, help="bert: hidden size")
     p.add_argument("--heads", type=int, default=2, help="bert: attention heads")
     p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--features", type=int, help="onnx-classifier, torch-classifier: channels of the "
+                   "convolution (default 8; more: more compute per input byte)")
     p.add_argument("--width", type=int, default=64, help="imagenet: typical image width")
     p.add_argument("--height", type=int, default=48, help="imagenet: typical image height")
     p.add_argument("--image-size", type=int, default=224, help="models: the input's height and width")

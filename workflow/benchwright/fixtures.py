@@ -192,14 +192,14 @@ def imagenet_folder(out_dir: str | os.PathLike[str], *, count: int, classes: int
 # --- random-weight classifiers -----------------------------------------------------------------------------
 
 
-def _classifier_weights(channels: int, classes: int, seed: int) -> dict[str, np.ndarray]:
-    """He-initialised float32 weights of Conv(3x3, stride 2, FEATURES) -> ReLU -> global average -> Linear."""
+def _classifier_weights(channels: int, classes: int, seed: int, features: int = FEATURES) -> dict[str, np.ndarray]:
+    """He-initialised float32 weights of Conv(3x3, stride 2, ``features``) -> ReLU -> global average -> Linear."""
     rng = np.random.default_rng([seed, 2])
     fan_in = channels * 9
     return {
-        "conv.weight": (rng.standard_normal((FEATURES, channels, 3, 3)) * np.sqrt(2.0 / fan_in)).astype(np.float32),
-        "conv.bias": (rng.standard_normal(FEATURES) * 0.1).astype(np.float32),
-        "fc.weight": (rng.standard_normal((classes, FEATURES)) * np.sqrt(1.0 / FEATURES)).astype(np.float32),
+        "conv.weight": (rng.standard_normal((features, channels, 3, 3)) * np.sqrt(2.0 / fan_in)).astype(np.float32),
+        "conv.bias": (rng.standard_normal(features) * 0.1).astype(np.float32),
+        "fc.weight": (rng.standard_normal((classes, features)) * np.sqrt(1.0 / features)).astype(np.float32),
         "fc.bias": (rng.standard_normal(classes) * 0.1).astype(np.float32),
     }
 
@@ -210,10 +210,11 @@ def _doc(kind: str, seed: int) -> str:
 
 def onnx_classifier(out_file: str | os.PathLike[str], *, input_name: str = "input",
                     input_shape: tuple[int, int, int] = (3, 224, 224), output_name: str = "logits",
-                    classes: int = 1000, seed: int = 0, opset: int = 17, overwrite: bool = False) -> FixtureInfo:
+                    classes: int = 1000, seed: int = 0, opset: int = 17, features: int = FEATURES,
+                    overwrite: bool = False) -> FixtureInfo:
     """Write a small random-weight image classifier as an ONNX file with a dynamic batch dimension ``N``.
 
-    Graph: Conv 3x3 stride 2 (8 channels) -> Relu -> GlobalAveragePool -> Flatten -> Gemm to ``classes``; input
+    Graph: Conv 3x3 stride 2 (``features`` channels, default 8) -> Relu -> GlobalAveragePool -> Flatten -> Gemm to ``classes``; input
     ``input_name`` of float32 ``[N, *input_shape]``, output ``output_name`` of float32 ``[N, classes]``. The
     producer and doc string say it is a benchwright fixture. It passes ``onnx.checker``; same arguments give a
     byte-identical file, written atomically. An existing ``out_file`` is refused unless ``overwrite``.
@@ -232,7 +233,8 @@ def onnx_classifier(out_file: str | os.PathLike[str], *, input_name: str = "inpu
     onnx = _import("onnx", "onnx")
     from onnx import TensorProto, helper, numpy_helper
 
-    weights = _classifier_weights(channels, classes, seed)
+    features = _positive_int("features", features)
+    weights = _classifier_weights(channels, classes, seed, features)
     initializers = [numpy_helper.from_array(array, name) for name, array in weights.items()]
     nodes = [
         helper.make_node("Conv", [input_name, "conv.weight", "conv.bias"], ["conv"], name="conv",
@@ -261,11 +263,13 @@ def onnx_classifier(out_file: str | os.PathLike[str], *, input_name: str = "inpu
         handle.write(data)
     return FixtureInfo(kind="onnx_classifier", path=out, sha256=sha256_bytes(data),
                        parameters={"input_name": input_name, "input_shape": [channels, in_h, in_w],
-                                   "output_name": output_name, "classes": classes, "seed": seed, "opset": opset})
+                                   "output_name": output_name, "classes": classes, "seed": seed, "opset": opset,
+                                   "features": features})
 
 
 def torch_classifier(out_file: str | os.PathLike[str], *, input_shape: tuple[int, int, int] = (3, 224, 224),
-                     classes: int = 1000, seed: int = 0, overwrite: bool = False) -> FixtureInfo:
+                     classes: int = 1000, seed: int = 0, features: int = FEATURES,
+                     overwrite: bool = False) -> FixtureInfo:
     """Write the same random-weight classifier as :func:`onnx_classifier` as a TorchScript archive.
 
     Same ``seed``, ``input_shape`` and ``classes`` give the same weights (and so the same logits) as the ONNX
@@ -281,9 +285,10 @@ def torch_classifier(out_file: str | os.PathLike[str], *, input_shape: tuple[int
     torch = _import("torch", "torch")
     from torch import nn
 
-    weights = _classifier_weights(channels, classes, seed)
-    conv = nn.Conv2d(channels, FEATURES, kernel_size=3, stride=2, padding=1)
-    fc = nn.Linear(FEATURES, classes)
+    features = _positive_int("features", features)
+    weights = _classifier_weights(channels, classes, seed, features)
+    conv = nn.Conv2d(channels, features, kernel_size=3, stride=2, padding=1)
+    fc = nn.Linear(features, classes)
     with torch.no_grad():
         for module, prefix in ((conv, "conv"), (fc, "fc")):
             module.weight.copy_(torch.from_numpy(weights[f"{prefix}.weight"]))
@@ -294,7 +299,8 @@ def torch_classifier(out_file: str | os.PathLike[str], *, input_shape: tuple[int
     with atomic_open(out, "wb") as handle:
         torch.jit.save(traced, handle, _extra_files={"benchwright_fixture.txt": _doc("torch_classifier", seed)})
     return FixtureInfo(kind="torch_classifier", path=out, sha256=sha256_file(out),
-                       parameters={"input_shape": [channels, in_h, in_w], "classes": classes, "seed": seed})
+                       parameters={"input_shape": [channels, in_h, in_w], "classes": classes, "seed": seed,
+                                   "features": features})
 
 
 # --- SQuAD-v1.1-style dev set and a random-weight BERT --------------------------------------------------------
