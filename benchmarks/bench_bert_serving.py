@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from common import Context, Row, Target, compare, foreign_note, in_fresh_process, register, summarize_run
-from model_runs import OFFLINE_MARGIN, run_threads, sut_against_loops
+from model_runs import OFFLINE_MARGIN, plain_ort_label, run_threads, sut_against_loops
 
 NAME = "bert_serving"
 TARGET = Target(">=", 0.90)
@@ -195,10 +195,6 @@ def bert_spec(min_duration_ms: int, expected_qps: float | None = None) -> dict[s
     return spec.model_dump(mode="json")
 
 
-def _label(p: int, t: int) -> str:
-    return f"plain ORT loop, {p} thread{'s' if p > 1 else ''} x {t} intra-op thread{'s' if t > 1 else ''}"
-
-
 @register(NAME, order=33, description="BERT fixture (question_answering, onnxruntime) through the SUT (Offline) "
                                       "vs a plain onnxruntime InferenceSession loop (same batch size and threads)")
 def bert_serving(ctx: Context) -> list[Row]:
@@ -233,7 +229,7 @@ def _measure(ctx: Context, folder: Path) -> list[Row]:
     values, plain, sut_runs, valid = runs["values"], runs["plain"], runs["sut_runs"], runs["valid"]
     backend = sut_runs[0].get("backend", {})
     return [compare(NAME, "bert onnx fp32 through the SUT", "Offline throughput", "samples/s", values, plain[(p, t)],
-                    baseline=_label(p, t), target=TARGET if has_target else None, valid=valid,
+                    baseline=plain_ort_label(p, t), target=TARGET if has_target else None, valid=valid,
                     notes=f"fixture BERT {LAYERS} layers x hidden {HIDDEN}, seq {SEQ}, onnxruntime "
                           f"{backend.get('onnxruntime', '?')}; batch {BATCH}, SUT {WORKERS} workers x "
                           f"{INTRA} intra-op / {INTER} inter-op thread; response float32 [{SEQ}, 2]; expected QPS "

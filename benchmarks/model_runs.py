@@ -238,3 +238,9 @@ def sut_against_loops(ctx: Any, configs: list[tuple[int, int, bool]], threads_ke
     values, _ = interleaved(ctx, sut, loops)
     return {"values": values, "sut_runs": sut_runs, "plain": plain, "loop_runs": loop_runs,
             "valid": f"{sum(r['valid'] for r in sut_runs)}/{len(sut_runs)}"}
+
+
+def plain_ort_label(python_threads: int, intra_op_threads: int) -> str:
+    """The baseline's name in the onnxruntime rows (onnx_serving, bert_serving)."""
+    p, t = python_threads, intra_op_threads
+    return f"plain ORT loop, {p} thread{'s' if p > 1 else ''} x {t} intra-op thread{'s' if t > 1 else ''}"

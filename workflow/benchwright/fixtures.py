@@ -167,11 +167,7 @@ def imagenet_folder(out_dir: str | os.PathLike[str], *, count: int, classes: int
     width, height = _shape("size", size, 2)
     seed = _seed(seed)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FixtureError(f"{out}: exists and is not a folder; fix: remove it or choose another out_dir")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FixtureError(f"{out}: folder exists and is not empty; fix: remove it, choose another out_dir or "
-                           "pass overwrite=True")
+    _check_folder_target(out, overwrite)
     _import("PIL.Image", "Pillow")  # fail before any work if Pillow is missing
 
     labels = tuple(int(v) for v in np.random.default_rng([seed, 0]).integers(0, classes, size=count))
@@ -190,6 +186,15 @@ def imagenet_folder(out_dir: str | os.PathLike[str], *, count: int, classes: int
 
 
 # --- random-weight classifiers -----------------------------------------------------------------------------
+
+
+def _check_folder_target(out: Path, overwrite: bool) -> None:
+    """A fixture folder is written only where nothing is, or over a non-empty folder with ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise FixtureError(f"{out}: exists and is not a folder; fix: remove it or choose another out_dir")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FixtureError(f"{out}: folder exists and is not empty; fix: remove it, choose another out_dir or "
+                           "pass overwrite=True")
 
 
 def _classifier_weights(channels: int, classes: int, seed: int, features: int = FEATURES) -> dict[str, np.ndarray]:
@@ -402,11 +407,7 @@ def squad_dev(out_dir: str | os.PathLike[str], *, count: int = 32, seed: int = 0
     seed = _seed(seed)
     long_every = _positive_int("long_every", long_every)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FixtureError(f"{out}: exists and is not a folder; fix: remove it or choose another out_dir")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FixtureError(f"{out}: folder exists and is not empty; fix: remove it, choose another out_dir or "
-                           "pass overwrite=True")
+    _check_folder_target(out, overwrite)
     rng = np.random.default_rng([seed, 3])
     articles: list[dict[str, Any]] = []
     ids: set[str] = set()
