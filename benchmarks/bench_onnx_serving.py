@@ -11,14 +11,18 @@ loads it (``harness.workload.load_workload``, onnxruntime backend): batch 32, 2 
 InferenceSession with 1 intra-op and 1 inter-op thread, samples read from the split on disk by the sample library
 (1,024 of them). Baselines, in one fresh process per repeat, no LoadGen: a plain ``onnxruntime.InferenceSession``
 of the same file (default options but for the thread counts), batch 32, as many samples as the LoadGen run
-issued, batches as contiguous slices of the whole split loaded into memory, each answered with its classes
-(argmax, as the SUT's response is):
+issued, each batch answered with its classes (argmax, as the SUT's response is). Their batches come one of two
+ways:
 
-- "plain ORT loop, 2 threads x 1 intra-op thread": the SUT's own parallelism without LoadGen, queues or gathers -
-  the apples-to-apples baseline (same batch, same Python threads on one shared session, same intra/inter-op
-  threads); the target applies to it;
-- "plain ORT loop, 1 thread x 2 intra-op threads": the obvious plain-onnxruntime way to use both cores; target
-  applies too.
+- "in LoadGen's order": 1,024 samples drawn from the split into memory (a performance sample set), each batch
+  copied out of it by 32 indices drawn uniformly, as LoadGen draws an Offline query's samples (the indices are
+  drawn before the clock starts). Every SUT must do this copy: the model needs one contiguous batch, and LoadGen's
+  samples come in random order. With 2 threads x 1 intra-op thread this is the like-for-like baseline (the SUT's
+  batch, threads and data movement, without LoadGen, queues or responses); the target applies to it;
+- "contiguous": slices of the whole split in memory, no copy at all, what a plain loop over a dataset does. For
+  this fixture the copy is large next to the model's work (1.5 MiB per batch against about 0.5 ms of compute),
+  so these rows show its cost; no target (2 threads x 1 intra-op thread, and 1 thread x 2 intra-op threads, the
+  obvious plain-onnxruntime way to use both cores).
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ SAMPLES = 2048
 """Validation samples generated (48 KiB each: 96 MiB); the SUT's sample library loads 1,024 of them."""
 BATCH, WORKERS, INTRA, INTER = 32, 2, 1, 1
 PERFORMANCE_SAMPLE_COUNT = 1024
-CONFIGS = [(2, 1, True), (1, 2, True)]  # (python threads, intra-op threads, target applies)
+LOADGEN_ORDER, CONTIGUOUS = "loadgen-order", "contiguous"
+CONFIGS = [(2, 1, LOADGEN_ORDER, True), (2, 1, CONTIGUOUS, False), (1, 2, CONTIGUOUS, False)]
+"""(python threads, intra-op threads, how batches are made, target applies)"""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -124,44 +130,61 @@ def sut_run(spec_data: dict[str, Any], model_dir: str, data_dir: str, out_dir: s
     return summarize_run(out_dir) | {"batches": outcome.batches, "wall_s": outcome.wall_s, "backend": work.backend}
 
 
-def _timed_loop(session, batches, samples: int, python_threads: int) -> dict[str, Any]:
+def _timed_loop(session, batch_of, n_available: int, samples: int, python_threads: int) -> dict[str, Any]:
     """``samples`` samples (rounded up to whole batches) through ``session`` from ``python_threads`` threads taking
-    the next contiguous batch from a shared counter (dynamic balancing, like the SUT's work queue); warmed up first
-    (untimed). Each batch is answered with its classes (argmax), as the SUT answers LoadGen."""
+    the next batch number from a shared counter (dynamic balancing, like the SUT's work queue); ``batch_of(j)`` is
+    batch ``j``'s input (``j`` < ``n_available``, taken round-robin). Warmed up first (untimed). Each batch is
+    answered with its classes (argmax), as the SUT answers LoadGen."""
     run = session.run
     outputs = [OUTPUT_NAME]
-    for b in batches[:8]:
-        run(outputs, {INPUT_NAME: b})[0].argmax(axis=1)
-    bs = len(batches[0])
+    for j in range(8):
+        run(outputs, {INPUT_NAME: batch_of(j)})[0].argmax(axis=1)
+    bs = len(batch_of(0))
     n_batches = max(python_threads, -(-samples // bs))
     counter = itertools.count()  # next() on itertools.count is atomic under the GIL
 
     def loop(_k: int) -> None:
         while (j := next(counter)) < n_batches:
-            run(outputs, {INPUT_NAME: batches[j % len(batches)]})[0].argmax(axis=1)
+            run(outputs, {INPUT_NAME: batch_of(j % n_available)})[0].argmax(axis=1)
 
     elapsed = run_threads(loop, python_threads)
     return {"samples": n_batches * bs, "seconds": elapsed, "samples_per_s": n_batches * bs / elapsed}
 
 
+def batch_source(x, how: str, batch_size: int, samples: int, seed: int = 0):
+    """``(batch_of, n_available)`` for ``_timed_loop``: contiguous views of ``x``, or copies out of a 1,024-sample
+    set in LoadGen's order (a random subset of ``x`` loaded into memory, 32 uniform indices per batch, drawn now)."""
+    import numpy as np
+
+    if how == CONTIGUOUS:
+        views = [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
+        return views.__getitem__, len(views)
+    rng = np.random.default_rng(seed)
+    loaded = np.ascontiguousarray(x[np.sort(rng.choice(len(x), PERFORMANCE_SAMPLE_COUNT, replace=False))])
+    n_batches = -(-samples // batch_size)
+    indices = rng.integers(0, len(loaded), (n_batches, batch_size))
+    return (lambda j: loaded[indices[j]]), n_batches
+
+
 def plain_loops_run(model_file: str, data_dir: str, batch_size: int, samples: int,
-                    configs: list[tuple[int, int]]) -> dict[str, Any]:
-    """The model in a plain onnxruntime InferenceSession per (python threads, intra-op threads) in ``configs``, in
-    order: no LoadGen, no benchwright; the whole split in memory, contiguous batches round-robin."""
+                    configs: list[tuple[int, int, str]]) -> dict[str, Any]:
+    """The model in a plain onnxruntime InferenceSession per (python threads, intra-op threads, how batches are
+    made) in ``configs``, in order: no LoadGen, no benchwright; the whole split in memory."""
     import numpy as np
     import onnxruntime as ort
 
     x = np.ascontiguousarray(np.load(Path(data_dir) / "val_x.npy"))
-    batches = [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
     results = []
-    for python_threads, intra in configs:
+    for python_threads, intra, how in configs:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra
         options.inter_op_num_threads = INTER
         session = ort.InferenceSession(model_file, sess_options=options, providers=["CPUExecutionProvider"])
-        result = _timed_loop(session, batches, samples, python_threads)
-        results.append({"python_threads": python_threads, "intra_op_threads": intra, **result})
-        del session
+        batch_of, n_available = batch_source(x, how, batch_size, samples)
+        result = _timed_loop(session, batch_of, n_available, samples, python_threads)
+        results.append({"python_threads": python_threads, "intra_op_threads": intra, "batches": how,
+                        "config": [python_threads, intra, how], **result})
+        del session, batch_of
     return {"loops": results, "onnxruntime": ort.__version__}
 
 
@@ -214,11 +237,15 @@ def _measure(ctx: Context, folder: Path) -> list[Row]:
         lambda samples, order: in_fresh_process(plain_loops_run, model_file, data_dir, BATCH, samples, order))
     values, plain, sut_runs, valid = runs["values"], runs["plain"], runs["sut_runs"], runs["valid"]
     backend = sut_runs[0].get("backend", {})
-    return [compare(NAME, "onnx fp32 through the SUT", "Offline throughput", "samples/s", values, plain[(p, t)],
-                    baseline=plain_ort_label(p, t), target=TARGET if has_target else None, valid=valid,
+    return [compare(NAME, "onnx fp32 through the SUT", "Offline throughput", "samples/s", values, plain[(p, t, how)],
+                    baseline=plain_ort_label(p, t) + (", batches in LoadGen's order" if how == LOADGEN_ORDER
+                                                      else ", contiguous batches"),
+                    target=TARGET if has_target else None, valid=valid,
                     notes=f"fixture classifier {list(INPUT_SHAPE)} -> {CLASSES}, onnxruntime "
                           f"{backend.get('onnxruntime', '?')}; batch {BATCH}, SUT {WORKERS} workers x "
                           f"{INTRA} intra-op / {INTER} inter-op thread; expected QPS {spec['expected_qps']:,.0f}, "
                           f"{sut_runs[0]['samples']:,} samples per run; "
+                          + ("" if has_target else "no batch copy: shows the cost of LoadGen's random sample "
+                             "order, which every SUT pays; ")
                           + foreign_note(sut_runs + runs["loop_runs"]))
-            for p, t, has_target in CONFIGS]
+            for p, t, how, has_target in CONFIGS]

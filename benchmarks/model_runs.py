@@ -199,7 +199,7 @@ def run_threads(loop, count: int) -> float:
     return time.perf_counter() - start
 
 
-def sut_against_loops(ctx: Any, configs: list[tuple[int, int, bool]], threads_key: str, estimate: int,
+def sut_against_loops(ctx: Any, configs: list[tuple[Any, ...]], threads_key: str, estimate: int,
                       run_sut: Callable[[int], dict[str, Any]],
                       run_loops: Callable[[int, list[tuple[int, int]]], dict[str, Any]]) -> dict[str, Any]:
     """Interleave SUT runs (``run_sut(repeat)``: a summarized LoadGen run) with plain-loop runs
@@ -207,12 +207,14 @@ def sut_against_loops(ctx: Any, configs: list[tuple[int, int, bool]], threads_ke
 
     The plain loops process as many samples as the first SUT run issued (its minimum query count can exceed
     expected QPS x duration), ``estimate`` until it has run; the config order rotates per repeat, so no config
-    always runs first. ``threads_key`` names the library's thread count in a loop's result. Returns the SUT's
-    metric per repeat (``values``), its runs, each config's samples/s (``plain``) and the loop runs."""
+    always runs first. A config is (python threads, library threads, [more keys...,] target applies): the keys
+    before the last element name it in ``plain`` and in ``run_loops``' order; a loop's result gives them as
+    ``config`` when there are more than two, else ``threads_key`` names the library's thread count in it. Returns
+    the SUT's metric per repeat (``values``), its runs, each config's samples/s (``plain``) and the loop runs."""
     from common import interleaved
 
     sut_runs: list[dict[str, Any]] = []
-    plain: dict[tuple[int, int], list[float]] = {(p, t): [] for p, t, _ in configs}
+    plain: dict[tuple[Any, ...], list[float]] = {tuple(c[:-1]): [] for c in configs}
     loop_runs: list[dict[str, Any]] = []
 
     def sut(i: int) -> float:
@@ -224,15 +226,16 @@ def sut_against_loops(ctx: Any, configs: list[tuple[int, int, bool]], threads_ke
         return result["metric"]
 
     def loops(i: int) -> float:
-        order = [(p, t) for p, t, _ in configs]
+        order = [tuple(c[:-1]) for c in configs]
         order = order[i % len(order):] + order[:i % len(order)]
         wrapped = run_loops(sut_runs[0]["samples"] if sut_runs else estimate, order)
         loop_runs.append(wrapped)
         for r in wrapped["loops"]:
             ctx.record(label=f"plain-r{i}", **r)
-            plain[(r["python_threads"], r[threads_key])].append(r["samples_per_s"])
+            plain[tuple(r.get("config") or (r["python_threads"], r[threads_key]))].append(r["samples_per_s"])
         ctx.emit(f"plain loops repeat {i}: " + ", ".join(
-            f"{r['python_threads']}x{r[threads_key]}: {r['samples_per_s']:,.0f}" for r in wrapped["loops"]))
+            f"{'x'.join(map(str, r.get('config') or (r['python_threads'], r[threads_key])))}: "
+            f"{r['samples_per_s']:,.0f}" for r in wrapped["loops"]))
         return 0.0
 
     values, _ = interleaved(ctx, sut, loops)
