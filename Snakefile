@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/fixtures.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/systems.smk"
 include: "workflow/rules/images.smk"
@@ -25,6 +26,8 @@ localrules:
     all,
     download,
     unpack,
+    fixture_dataset,
+    fixture_model,
     accuracy_check,
     training_compliance,
     training_score,

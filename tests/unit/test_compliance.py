@@ -28,6 +28,8 @@ import pytest
 
 from benchwright.harness.compliance import (
     AUDIT_CONFIGS,
+    PERFORMANCE_TRIES,
+    SMOKE_MIN_SAMPLING_TARGET,
     TESTS,
     ComplianceError,
     ComplianceFailed,
@@ -35,6 +37,7 @@ from benchwright.harness.compliance import (
     audit_config,
     run_compliance,
     run_isolated,
+    test01_sampling_target,
     verify_accuracy,
     verify_performance,
 )
@@ -233,10 +236,12 @@ def test_default_model_passes(bench: Bench, test: str, precision: str, scenario:
     result, out = _expect_pass(bench, test, precision, scenario)
 
     assert result["passed"] is True and result["test"] == test
+    assert result["attempts"][-1]["failed"] == []
     assert json.loads((out / "result.json").read_text()) == result
     assert not out.with_name(out.name + ".failed").exists()
     # The submission's compliance layout, ending in the official verdict lines.
-    assert (out / "audit.config").read_text() == audit_config(test, "resnet50")
+    smoke_ms = make_spec(precision, scenario, steady=True).min_duration_ms
+    assert (out / "audit.config").read_text() == audit_config(test, "resnet50", smoke_duration_ms=smoke_ms)
     assert sorted(p.name for p in (out / "performance/run_1").iterdir()) == ["mlperf_log_detail.txt",
                                                                             "mlperf_log_summary.txt"]
     assert _last_line(out / "verify_performance.txt") == "TEST PASS"
@@ -251,7 +256,7 @@ def test_default_model_passes(bench: Bench, test: str, precision: str, scenario:
         accuracy = result["checks"]["accuracy"]
         assert accuracy["num_perf_log_qsl_idx_match"] > 0 and accuracy["num_perf_log_data_mismatch"] == 0
         assert (out / "accuracy/mlperf_log_accuracy.json").is_file()
-        assert run.effective["accuracy_log_sampling_target"] == 256
+        assert run.effective["accuracy_log_sampling_target"] == SMOKE_MIN_SAMPLING_TARGET  # smoke: scaled down
         assert perf["lower_bound"] <= perf["test_score"] <= perf["upper_bound"]
         assert result["verification"] == ["Accuracy check pass: True", "Performance check pass: True",
                                           "TEST01 verification complete"]
@@ -281,6 +286,9 @@ def test_caching_sut_fails_test04(bench: Bench) -> None:
     assert (exc.evidence_dir / "performance/run_1/mlperf_log_detail.txt").is_file()
     perf = exc.result["checks"]["performance"]
     assert perf["test_score"] > 2 * perf["reference_score"]  # answers from the cache: far faster, not noise
+    # Only the performance check failed, so the compliance run was repeated, and every try is on record.
+    assert [a["failed"] for a in exc.result["attempts"]] == [["performance"]] * PERFORMANCE_TRIES
+    assert all(a["performance"] > 2 * perf["reference_score"] for a in exc.result["attempts"])
     assert exc.result["checks"]["audit_config"]["passed"]
 
 
@@ -297,6 +305,7 @@ def test_sut_answering_differently_in_performance_mode_fails_test01(bench: Bench
     assert 0 < accuracy["num_perf_log_data_mismatch"] <= accuracy["num_perf_log_qsl_idx_match"]
     assert all(e["performance_mode"] == (e["accuracy_mode"] + 1) % 10 for e in accuracy["mismatch_examples"])
     assert "TEST01 FAILED for digits-cnn" in str(exc) and "differ from the accuracy run" in str(exc)
+    assert [a["failed"] for a in exc.result["attempts"]] == [["accuracy"]]  # wrong answers are never retried
     assert str(exc.evidence_dir) in str(exc)
     assert _last_line(exc.evidence_dir / "verify_accuracy.txt") == "TEST FAIL"
     assert "num_perf_log_data_mismatch = " in (exc.evidence_dir / "verify_accuracy.txt").read_text()
@@ -401,6 +410,13 @@ def test_audit_configs_are_the_official_ones() -> None:
                 f"*.{scenario}.performance_issue_same = 1",
                 f"*.{scenario}.performance_issue_same_index = 3"] == [k for k in test04 if f".{scenario}." in k]
     assert "stable-diffusion-xl.Offline.min_query_count = 500" in audit_config("TEST04", "stable-diffusion-xl")
+    # A smoke run logs the share of its responses a 600 s run would (official target x duration / 600 s, at least
+    # SMOKE_MIN_SAMPLING_TARGET), and its audit.config says it is not the submission one.
+    assert test01_sampling_target("bert") == 4096 and test01_sampling_target("bert", 2000) == 32
+    assert test01_sampling_target("bert", 300_000) == 2048 and test01_sampling_target("bert", 900_000) == 4096
+    smoke = audit_config("TEST01", "bert", smoke_duration_ms=2000)
+    assert "*.*.accuracy_log_sampling_target = 32" in keys(smoke) and "not a submission audit.config" in smoke
+    assert audit_config("TEST01", "bert", smoke_duration_ms=900_000) == audit_config("TEST01", "bert")
     with pytest.raises(ComplianceError, match="no TEST01 audit.config is known"):
         audit_config("TEST01", "my-model")
     with pytest.raises(ComplianceError, match="does not apply"):

@@ -418,6 +418,12 @@ CORRUPTIONS = [
     ("smoke-result", _smoke_result, {"smoke-result", "min-duration"}, "a smoke-mode result in a bundle that claims"),
     ("smoke-bundle-claims-submittable", lambda b: _edit_json(b / "benchwright.json", lambda d: d.update(mode="smoke")),
      {"smoke-result"}, "a smoke-mode campaign's bundle claims to be submittable"),
+    ("fixture-bundle-claims-submittable", lambda b: _edit_json(b / "benchwright.json", lambda d: d.update(fixture=True)),
+     {"fixture-result"}, "a fixture campaign's bundle claims to be submittable"),
+    ("fixture-result", lambda b: _edit_json(b / "benchwright.json",
+                                            lambda d: d["inference"][0].update(fixture=True)),
+     {"fixture-result"}, "README.md: [fixture-result] a result on `benchwright fixture` stand-ins in a bundle that "
+                         "claims to be submittable"),
     ("whole-accuracy-log", lambda b: shutil.copyfile(
         RECORDED / "submission-int8-offline/accuracy/mlperf_log_accuracy.json",
         b / f"{TREE_RESULT}/accuracy/mlperf_log_accuracy.json"),
@@ -459,6 +465,37 @@ def test_a_bundle_breaking_one_rule_is_rejected_with_a_specific_message(bundle_c
     assert fragment in report.text(), report.text()
     assert set(rules) <= set(RULES)
     assert all("\n" not in v.line() for v in report.violations)  # one line each
+
+
+def _mark_fixture(data: dict) -> None:
+    data.update(fixture=True, submittable=False)
+    for entry in data["inference"]:
+        entry["fixture"] = True
+
+
+def test_a_fixture_bundle_reports_what_its_stand_ins_imply_as_notes_and_passes(bundle_copy):
+    _edit_json(bundle_copy / "benchwright.json", _mark_fixture)
+    (bundle_copy / ACC_TXT).write_text((bundle_copy / ACC_TXT).read_text().replace("accuracy=97.656%",
+                                                                                   "accuracy=0.100%"))
+    _edit_log(bundle_copy / PERF_LOG, "effective_performance_sample_count", 64)
+    write_manifest(bundle_copy)
+    report = check_bundle(bundle_copy)
+    assert report.ok, report.text()
+    assert report.fixture and not report.submittable
+    notes = "\n".join(report.notes)
+    assert "[accuracy-target] accuracy 0.100% is under the target 96.679%" in notes, notes
+    assert "[sample-count] performance_sample_count is 64" in notes, notes
+    assert "expected of a fixture run's stand-ins" in notes
+    assert "fixture run, not submittable" in report.text()
+
+
+def test_the_same_shortfalls_in_a_result_not_marked_fixture_are_violations(bundle_copy):
+    _edit_json(bundle_copy / "benchwright.json", lambda d: d.update(fixture=True, submittable=False))
+    (bundle_copy / ACC_TXT).write_text((bundle_copy / ACC_TXT).read_text().replace("accuracy=97.656%",
+                                                                                   "accuracy=0.100%"))
+    write_manifest(bundle_copy)
+    report = check_bundle(bundle_copy)
+    assert rules_of(report) == {"accuracy-target"}, report.text()
 
 
 def test_a_file_changed_after_assembly_breaks_the_manifest(bundle_copy):

@@ -565,3 +565,25 @@ def bert_model(out_file: str | os.PathLike[str], *, vocab: str | os.PathLike[str
 
 __all__ = ["NOTE", "SQUAD_FILE", "VAL_MAP", "VOCAB_TXT", "FixtureError", "FixtureInfo", "bert_model",
            "imagenet_folder", "imagenet_name", "onnx_classifier", "squad_dev", "torch_classifier", "vocab_size_of"]
+
+
+# --- inside the DAG -----------------------------------------------------------------------------------------
+
+
+def command_args(parameters: dict[str, Any], dataset_files: dict[str, str] | None = None,
+                 dataset_dir: str | os.PathLike[str] | None = None) -> list[str]:
+    """The options of ``benchwright fixture`` for a benchmark's fixture recipe (benchwright.schemas.benchmark:
+    FixtureDataset, FixtureModel): ``{"input_name": "x:0"}`` -> ``--input-name x:0``; each of ``dataset_files``
+    names a file of the stand-in dataset folder ``dataset_dir`` (bert: ``--vocab DIR/vocab.txt``)."""
+    args: list[str] = []
+    for key, value in parameters.items():
+        if isinstance(value, bool):
+            if value:
+                args.append(f"--{key.replace('_', '-')}")
+            continue
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    for key, name in (dataset_files or {}).items():
+        if dataset_dir is None:
+            raise FixtureError(f"fixture: `{key}` names the dataset file {name}, but no dataset folder was given")
+        args += [f"--{key.replace('_', '-')}", str(Path(dataset_dir) / name)]
+    return args

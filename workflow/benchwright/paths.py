@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from .schemas.benchmark import ModelFormat
 
+SNAKEMAKE_MARK = ".snakemake_timestamp"
+"""Snakemake's mark in a directory output: never part of the data or of a bundle."""
+
 DATASET_DIR = "resources/datasets/{dataset}"
 DATASET_FILE = DATASET_DIR + "/{file}"
 DATASET_UNPACKED = DATASET_FILE + ".unpacked"
@@ -16,6 +19,11 @@ DATASET_VERIFY_CACHE = DATASET_DIR + "/verify-cache.json"
 QUARANTINE = "resources/quarantine/{dataset}"
 WEIGHTS_QUARANTINE = "resources/quarantine/weights"
 """Where fetched weights with the wrong sha256 are moved."""
+FIXTURE_DIR = "resources/fixtures/{benchmark}"
+"""A fixture campaign's stand-ins (``benchwright fixture``), made inside the DAG."""
+FIXTURE_DATASET = FIXTURE_DIR + "/dataset"
+FIXTURE_MODEL = FIXTURE_DIR + "/model/{modelfile}"
+
 DATA = "results/data/{benchmark}"
 DATA_MANIFEST = DATA + "/manifest.json"
 """The preprocessing manifest: the dataset's and the preprocessed arrays' sha256."""
@@ -114,6 +122,14 @@ def training_run(system: str, benchmark: str, index: int) -> str:
 
 def training_score(system: str, benchmark: str) -> str:
     return TRAINING_SCORE.format(system=system, benchmark=benchmark)
+
+
+def fixture_dataset(benchmark: str) -> str:
+    return FIXTURE_DATASET.format(benchmark=benchmark)
+
+
+def fixture_model(benchmark: str, fmt: ModelFormat | str) -> str:
+    return FIXTURE_MODEL.format(benchmark=benchmark, modelfile=MODEL_FILES[ModelFormat(fmt)])
 
 
 def data_dir(benchmark: str) -> str:

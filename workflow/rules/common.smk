@@ -13,6 +13,7 @@ from benchwright.cluster import RESOURCE_KEYS, profile_defaults, slurm_resources
 from benchwright.config import load_plan, model_dir
 from benchwright.data.folder import expand_path
 from benchwright.errors import CampaignError
+from benchwright.fixtures import command_args as fixture_command_args
 from benchwright.harness.scenarios import RANGED, policy
 from benchwright.schemas.base import Precision, Scenario
 from benchwright.report.table import report_spec
@@ -40,6 +41,8 @@ SYSTEMS_DIR = PLAN.campaign.paths.systems
 TRAINED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is not None]
 FETCHED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is None]
 FOLDER_DATASETS = {b.dataset.name: n for n, b in BENCHMARKS.items() if b.dataset.is_folder}
+FIXTURES = [n for n, sel in PLAN.campaign.benchmarks.items() if sel.fixture]
+"""Benchmarks of the campaign run on the stand-ins of their `fixture` section (rules/fixtures.smk)."""
 
 
 def one_of(values):
@@ -107,7 +110,8 @@ def preprocess_inputs(wildcards):
     manifest (the folder itself is verified against it by the preprocessing step)."""
     dataset = BENCHMARKS[wildcards.benchmark].dataset
     if dataset.is_folder:
-        return [folder_manifest(wildcards.benchmark)]
+        made = [paths.fixture_dataset(wildcards.benchmark)] if wildcards.benchmark in FIXTURES else []
+        return [folder_manifest(wildcards.benchmark), *made]
     return [
         paths.dataset_file(dataset.name, f.local_name) + ("" if f.archive == "none" else ".unpacked")
         for f in dataset.files
@@ -220,6 +224,31 @@ def reference_spec(wildcards):
     )
 
 
+def fixture_dataset_args(wildcards):
+    """`benchwright fixture` options of a benchmark's stand-in dataset."""
+    recipe = BENCHMARKS[wildcards.benchmark].fixture.dataset
+    return [recipe.kind, *fixture_command_args(recipe.parameters)]
+
+
+def fixture_model_inputs(wildcards):
+    """The stand-in dataset folder, when the stand-in model is made for its files (bert: its vocab.txt)."""
+    recipe = BENCHMARKS[wildcards.benchmark].fixture.model
+    return [paths.fixture_dataset(wildcards.benchmark)] if recipe.dataset_files else []
+
+
+def fixture_model_args(wildcards):
+    recipe = BENCHMARKS[wildcards.benchmark].fixture.model
+    return [recipe.kind, *fixture_command_args(recipe.parameters, recipe.dataset_files,
+                                               paths.fixture_dataset(wildcards.benchmark))]
+
+
+def fixture_weights(wildcards):
+    """A fixture benchmark's stand-in model file, which the weights step copies and checks like a user's."""
+    if wildcards.benchmark in FIXTURES:
+        return [paths.fixture_model(wildcards.benchmark, BENCHMARKS[wildcards.benchmark].model.format)]
+    return []
+
+
 def weights_url_args(wildcards):
     """Published weights by URL, or a local model file (copied and checked through the same step)."""
     weights = BENCHMARKS[wildcards.benchmark].model.weights
@@ -309,6 +338,7 @@ def accuracy_args(wildcards):
         str(acc.reference),
         "--target-fraction",
         str(acc.target_fraction),
+        *(["--fixture"] if wildcards.benchmark in FIXTURES else []),
     ]
 
 

@@ -25,6 +25,8 @@ rule train_reference:
 
 
 rule fetch_weights:
+    input:
+        fixture_weights,
     output:
         weights=paths.FP32_MODEL,
     log:

@@ -106,7 +106,8 @@ class Plan:
             latency = tune.target_latency_ms  # the expected latency LoadGen sizes the run by
         return RunSpec(
             benchmark=benchmark, system=system, loadgen_model=inf.loadgen_model, scenario=scenario, mode=mode,
-            precision=precision, run_mode=c.mode, model=self.model_spec(benchmark, system, tune),
+            precision=precision, run_mode=c.mode, fixture=c.benchmarks[benchmark].fixture,
+            model=self.model_spec(benchmark, system, tune),
             batch_size=tune.batch_size if tune else 1,
             threads=(tune.threads if tune and tune.threads else 1),
             batching_timeout_us=tune.batching_timeout_us if tune else 2000,

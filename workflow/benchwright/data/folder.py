@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import BenchwrightError
+from ..paths import SNAKEMAKE_MARK
 from ..fsutil import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 MAX_LISTED = 20
@@ -260,6 +261,8 @@ def _walk(directory: Path, *, exclude: Iterable[Path], strict: bool) -> dict[str
                     f"{_show(_join(rel_dir, name))}, which is not followed; fix: replace the link by the folder it "
                     "points to, or point the dataset path at the real folder")
         for name in filenames:
+            if rel_dir == "." and name == SNAKEMAKE_MARK:
+                continue  # the folder is a Snakemake directory output (a fixture made inside the DAG)
             if os.path.join(real_dir, name) in skip:
                 continue
             rel = _join(rel_dir, name)

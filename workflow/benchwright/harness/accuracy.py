@@ -209,7 +209,7 @@ def accuracy_value(accuracy_txt: str, metric: str | None = None) -> float | None
 
 
 def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str, reference: float,
-                    target_fraction: float) -> dict[str, Any]:
+                    target_fraction: float, fixture: bool = False) -> dict[str, Any]:
     """The accuracy check's record (accuracy.json, beside accuracy.txt): what it measured, against which target,
     and the command it ran with where (``execution``, benchwright.provenance.run_facts).
 
@@ -225,7 +225,7 @@ def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str
             "values": values,
             "accuracy_txt": scored, "accuracy_log_sha256": digest, "reference": reference,
             "target_fraction": target_fraction, "target": round(reference * target_fraction, 6),
-            "execution": run_facts()}
+            "fixture": fixture, "execution": run_facts()}
 
 
 def truncate_accuracy_log(src: str | os.PathLike[str], dst: str | os.PathLike[str], keep: int = KEEP_BYTES) -> bool:

@@ -57,9 +57,17 @@ TEST01_ACCURACY_LOG_RNG_SEED = 720381539243781796
 
 # resnet50 value not verified against MLCommons' TEST01/resnet50/audit.config (absent from the sources read);
 # the verdict does not depend on it: TEST01 compares whichever samples LoadGen logs.
-TEST01_SAMPLING_TARGET: dict[str, int] = {"resnet50": 256}
+TEST01_SAMPLING_TARGET: dict[str, int] = {"resnet50": 256, "bert": 4096}
 """``accuracy_log_sampling_target`` of compliance/TEST01/<model>/audit.config, by LoadGen model name. Add a model
-with the value of its official file; the target is sized to the model's performance sample count and response size."""
+with the value of its official file; the target is sized to the model's performance sample count and response size.
+bert's 4096 could not be compared with the official file from this project's offline machines: check it against
+your inference checkout before submitting (a smaller value is allowed when logging slows the run: TEST01/README)."""
+
+SUBMISSION_MIN_DURATION_MS = 600_000
+"""The minimum duration of a submission run (the run rules' inference.min_duration_ms), which the official TEST01
+sampling targets are sized for."""
+SMOKE_MIN_SAMPLING_TARGET = 32
+"""The fewest responses a smoke TEST01 run aims to log (enough for the accuracy comparison)."""
 
 TEST04_SAME_INDEX = 3
 """``performance_issue_same_index`` of the official TEST04 audit.config: the sample LoadGen issues over and over."""
@@ -126,11 +134,24 @@ _HEADER = ("# The format of this config file is 'key = value'.\n"
            "# All times are in milli seconds\n")
 
 
-def audit_config(test: str, loadgen_model: str) -> str:
-    """The official audit.config of ``test`` for a LoadGen model (e.g. ``resnet50``), as LoadGen reads it."""
+def test01_sampling_target(loadgen_model: str, smoke_duration_ms: int | None = None) -> int | None:
+    """TEST01's ``accuracy_log_sampling_target`` for a LoadGen model: the official one, or for a smoke run of
+    ``smoke_duration_ms`` the same share of a 600 s run's responses (at least SMOKE_MIN_SAMPLING_TARGET). LoadGen
+    logs target / expected samples of them; in a 2 s run the official target would log nearly every response,
+    which slows a model with large answers (bert: 3 KiB each) past TEST01's ±10 % by itself."""
+    official = TEST01_SAMPLING_TARGET.get(loadgen_model)
+    if official is None or smoke_duration_ms is None:
+        return official
+    scaled = round(official * smoke_duration_ms / SUBMISSION_MIN_DURATION_MS)
+    return min(official, max(SMOKE_MIN_SAMPLING_TARGET, scaled))
+
+
+def audit_config(test: str, loadgen_model: str, *, smoke_duration_ms: int | None = None) -> str:
+    """The official audit.config of ``test`` for a LoadGen model (e.g. ``resnet50``), as LoadGen reads it;
+    ``smoke_duration_ms``: a smoke run's, with TEST01's sampling target scaled to its duration (and said so)."""
     test = check_test(test)
     if test == "TEST01":
-        target = TEST01_SAMPLING_TARGET.get(loadgen_model)
+        target = test01_sampling_target(loadgen_model, smoke_duration_ms)
         if target is None:
             raise ComplianceError(
                 f"benchwright: no TEST01 audit.config is known for LoadGen model {loadgen_model!r}.\n"
@@ -140,7 +161,10 @@ def audit_config(test: str, loadgen_model: str) -> str:
                 + _HEADER + "\n# mode dictionary (0 = submission, 1 = accuracy, 2 = performance, 3 = find peak perf)\n"
                 "*.*.mode = 2\n"
                 f"*.*.accuracy_log_rng_seed = {TEST01_ACCURACY_LOG_RNG_SEED}\n"
-                f"*.*.accuracy_log_sampling_target = {target}\n")
+                f"*.*.accuracy_log_sampling_target = {target}\n"
+                + (f"# smoke run of {smoke_duration_ms} ms: the official target "
+                   f"{TEST01_SAMPLING_TARGET[loadgen_model]} scaled to it (not a submission audit.config)\n"
+                   if target != TEST01_SAMPLING_TARGET[loadgen_model] else ""))
     if loadgen_model in TEST04_EXEMPT:
         raise ComplianceError(f"benchwright: TEST04 does not apply to LoadGen model {loadgen_model!r}: its cost "
                               "depends on the sample (compliance/TEST04/README.md, Exempt Benchmarks); do not "
@@ -333,7 +357,8 @@ def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], tes
     return Check("performance", passed, lines, details, problem)
 
 
-def verify_audit_applied(test: str, run_dir: str | os.PathLike[str], loadgen_model: str) -> Check:
+def verify_audit_applied(test: str, run_dir: str | os.PathLike[str], loadgen_model: str,
+                         smoke_duration_ms: int | None = None) -> Check:
     """benchwright's own check (the official README asks for it by hand): LoadGen found the audit.config and its
     effective settings are the test's."""
     from .logs import DETAIL_LOG, parse_detail
@@ -344,7 +369,8 @@ def verify_audit_applied(test: str, run_dir: str | os.PathLike[str], loadgen_mod
     if test == "TEST01":
         expected = {"effective_test_mode": "PerformanceOnly",
                     "effective_accuracy_log_rng_seed": TEST01_ACCURACY_LOG_RNG_SEED,
-                    "effective_accuracy_log_sampling_target": TEST01_SAMPLING_TARGET.get(loadgen_model)}
+                    "effective_accuracy_log_sampling_target": test01_sampling_target(loadgen_model,
+                                                                                      smoke_duration_ms)}
     else:
         expected = {"effective_test_mode": "PerformanceOnly", "effective_performance_issue_unique": False,
                     "effective_performance_issue_same": True,
@@ -426,6 +452,12 @@ def _arrange(run_dir: Path, staging: Path, test: str) -> list[str]:
     return sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
 
 
+PERFORMANCE_TRIES = 3
+"""Compliance runs per test when only the performance check fails: the score of one short run on a shared machine
+can stray past the ±10 % that TEST01 allows although nothing is wrong; an accuracy or audit failure is never
+retried. Every attempt's score is recorded in result.json."""
+
+
 def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str], *, reference_perf_dir: str | os.PathLike[str],
                    reference_acc_dir: str | os.PathLike[str] | None = None,
@@ -441,21 +473,33 @@ def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], 
     perf_dir = Path(reference_perf_dir)
     acc_dir = Path(reference_acc_dir) if reference_acc_dir is not None else None
     spec = _compliance_spec(spec, perf_dir)
-    audit = audit_config(test, spec.loadgen_model)
+    smoke_ms = (spec.min_duration_ms or SUBMISSION_MIN_DURATION_MS) if spec.run_mode.value == "smoke" else None
+    audit = audit_config(test, spec.loadgen_model, smoke_duration_ms=smoke_ms)
     _check_references(test, spec, perf_dir, acc_dir)
     out = Path(out_dir)
     label = f"{test} {spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value}"
     emit(f"[{label}]: compliance run (performance mode with audit.config) against {perf_dir}")
     staging = staging_dir(out)
     run_dir = staging / "loadgen"
+    attempts: list[dict[str, Any]] = []
     try:
-        outcome = run_isolated(spec, model_dir, data_dir, run_dir, audit=audit, wrap_predictor=wrap_predictor,
-                               start_method=start_method)
-        checks = [verify_audit_applied(test, run_dir, spec.loadgen_model)]
-        if test == "TEST01":
-            assert acc_dir is not None
-            checks.append(verify_accuracy(acc_dir / "mlperf_log_accuracy.json", run_dir / "mlperf_log_accuracy.json"))
-        checks.append(verify_performance(test, perf_dir, run_dir))
+        for attempt in range(1, PERFORMANCE_TRIES + 1):
+            outcome = run_isolated(spec, model_dir, data_dir, run_dir, audit=audit, wrap_predictor=wrap_predictor,
+                                   start_method=start_method)
+            checks = [verify_audit_applied(test, run_dir, spec.loadgen_model, smoke_ms)]
+            if test == "TEST01":
+                assert acc_dir is not None
+                checks.append(verify_accuracy(acc_dir / "mlperf_log_accuracy.json",
+                                              run_dir / "mlperf_log_accuracy.json"))
+            checks.append(verify_performance(test, perf_dir, run_dir))
+            failed = [c.name for c in checks if not c.passed]
+            attempts.append({"attempt": attempt, "failed": failed,
+                             "performance": checks[-1].details.get("test_score")})
+            if failed != ["performance"] or attempt == PERFORMANCE_TRIES:
+                break
+            emit(f"[{label}]: attempt {attempt}: {checks[-1].problem}; running the compliance run again (only "
+                 f"its performance differed, which a busy machine explains; {PERFORMANCE_TRIES} tries at most)")
+            shutil.rmtree(run_dir)
         files = _arrange(run_dir, staging, test)
         by_name = {c.name: c for c in checks}
         if "accuracy" in by_name:
@@ -473,8 +517,10 @@ def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], 
             "scenario": spec.scenario.value,
             "precision": spec.precision.value,
             "smoke": spec.run_mode.value == "smoke",
+            "fixture": spec.fixture,
             "checks": {c.name: c.record() for c in checks},
             "verification": summary,
+            "attempts": attempts,
             "reference_runs": {"performance": str(perf_dir), "accuracy": str(acc_dir) if acc_dir else None},
             "audit_config_sha256": sha256_bytes(audit.encode()),
             "spec": spec.model_dump(mode="json"),
@@ -564,4 +610,4 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 __all__ = ["AUDIT_CONFIGS", "Check", "ComplianceError", "ComplianceFailed", "TESTS", "add_parser", "audit_config",
-           "run_compliance", "run_isolated", "verify_accuracy", "verify_audit_applied", "verify_performance"]
+           "run_compliance", "run_isolated", "test01_sampling_target", "verify_accuracy", "verify_audit_applied", "verify_performance"]

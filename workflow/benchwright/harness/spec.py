@@ -38,6 +38,10 @@ class RunSpec(Spec):
     run_mode: RunMode
     """smoke or submission; smoke results are labelled as such everywhere."""
 
+    fixture: bool = False
+    """The run is on stand-ins made by ``benchwright fixture`` (a fixture campaign): labelled so everywhere, never
+    submittable, whatever the run mode."""
+
     model: ModelSpec
     """The task, backend, model format and devices of the run."""
 

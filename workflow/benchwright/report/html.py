@@ -98,6 +98,7 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
     if spec.mode != "submission":
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: short LoadGen runs that show the '
                    "pipeline works. These numbers are not MLPerf results.</p>")
+    out += fixture_box(spec)
     out.append(drift_box(table, system))
     if not inf.empty:
         out += ["<h2>Inference</h2><table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
@@ -169,12 +170,23 @@ def _usd(value: float) -> str:
     return f"{value:.3g} USD"
 
 
+def fixture_box(spec: ReportSpec) -> list[str]:
+    """The label of benchmarks run on `benchwright fixture` stand-ins (generated data, a random-weight model)."""
+    if not spec.fixtures:
+        return []
+    names = ", ".join(f"<code>{html.escape(n)}</code>" for n in spec.fixtures)
+    return [f'<p class="smoke"><b>Fixture run</b> of {names}: generated stand-in data and a random-weight model '
+            "made by <code>benchwright fixture</code>, not the benchmark's dataset and model. The numbers show that "
+            "the pipeline works and say nothing about the hardware; never submittable.</p>"]
+
+
 def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -> str:
     systems = list(spec.systems)
     out = [_head(f"{spec.campaign}: SKU comparison"), f"<h1>Campaign <code>{html.escape(spec.campaign)}</code>: "
            "SKUs compared</h1>"]
     if spec.mode != "submission":
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: not MLPerf results.</p>')
+    out += fixture_box(spec)
     out.append(drift_box(table))
     out.append("<table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
                + "".join(f"<th><a href=\"{html.escape(s)}.html\">{html.escape(s)}</a></th>" for s in systems)

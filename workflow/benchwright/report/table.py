@@ -70,6 +70,8 @@ class ReportSpec(Spec):
     campaign: str
     mode: str
     division: str
+    fixtures: tuple[str, ...] = ()
+    """Benchmarks run on `benchwright fixture` stand-ins."""
     seed: int = 0
     weights: dict[str, float] = {}
     confidence: float = 0.95
@@ -106,7 +108,8 @@ def report_spec(plan) -> ReportSpec:
     return ReportSpec(campaign=c.name, mode=c.mode.value, division=c.division.value, seed=c.seed,
                       weights=dict(c.report.weights), confidence=c.report.confidence,
                       resamples=c.report.bootstrap_resamples, systems=systems, inference=tuple(inference),
-                      training=tuple(training))
+                      training=tuple(training),
+                      fixtures=tuple(n for n, sel in c.benchmarks.items() if sel.fixture))
 
 
 def _ms(ns: Any) -> float:
@@ -244,7 +247,8 @@ def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
     """Per SKU: the training statistics (mean, spread, bootstrap interval, olympic mean) and benchwright's summary
     score, a weighted geometric mean over benchmarks of each benchmark's geometric-mean throughput (samples/s) —
     our summary, not an MLPerf metric."""
-    out: dict[str, Any] = {"campaign": spec.campaign, "mode": spec.mode, "systems": {},
+    out: dict[str, Any] = {"campaign": spec.campaign, "mode": spec.mode, "fixtures": list(spec.fixtures),
+                           "systems": {},
                            "summary_label": "benchwright summary score: weighted geometric mean of per-scenario "
                                             "throughput (samples/s); not an MLPerf metric",
                            "weights": spec.weights}

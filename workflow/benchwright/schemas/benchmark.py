@@ -310,6 +310,57 @@ class Training(Spec):
     benchmark outside the training ruleset, whose own rules would reject its name."""
 
 
+FixtureKind = Literal["imagenet", "squad", "onnx-classifier", "torch-classifier", "bert"]
+"""The stand-ins ``benchwright fixture`` makes (its first argument)."""
+
+
+class FixtureDataset(Spec):
+    """The stand-in dataset folder a fixture campaign makes inside the DAG, checked like a user's folder."""
+
+    kind: FixtureKind
+    """What ``benchwright fixture`` makes: ``imagenet`` (JPEGs and val_map.txt) or ``squad`` (dev-v1.1.json and
+    vocab.txt)."""
+
+    parameters: dict[Identifier, JsonScalar] = {}
+    """Options of ``benchwright fixture`` (``count: 64`` is ``--count 64``)."""
+
+    manifest: NonEmptyStr
+    """The stand-in folder's manifest, relative to the benchmark file (the fixture is byte-identical for the same
+    parameters, so it is checked in like a real dataset's)."""
+
+    manifest_sha256: Sha256
+    """sha256 of that manifest."""
+
+
+class FixtureModel(Spec):
+    """The stand-in model a fixture campaign makes inside the DAG: random weights with the benchmark's input and
+    output names, copied and checked by its hash like a user's model file."""
+
+    kind: FixtureKind
+    """``onnx-classifier``, ``torch-classifier`` or ``bert``."""
+
+    parameters: dict[Identifier, JsonScalar] = {}
+    """Options of ``benchwright fixture`` (``input_name: "input_tensor:0"`` is ``--input-name input_tensor:0``)."""
+
+    dataset_files: dict[Identifier, NonEmptyStr] = {}
+    """Options that name a file of the stand-in dataset folder (bert: ``vocab: vocab.txt``)."""
+
+    sha256: Sha256
+    """sha256 of the model file made."""
+
+
+class Fixture(Spec):
+    """How a fixture campaign (``fixture: true`` in the campaign's selection) runs this benchmark on stand-ins
+    made by ``benchwright fixture``: every result is labelled a fixture run and no bundle can claim to be
+    submittable. The scenarios, preprocessing, accuracy script and compliance tests are the benchmark's own."""
+
+    dataset: FixtureDataset
+    """Replaces ``dataset.path``, ``manifest`` and ``manifest_sha256``."""
+
+    model: FixtureModel
+    """Replaces ``model.weights``."""
+
+
 class Benchmark(Spec):
     name: Identifier
     """Benchmark id; equals the file name config/benchmarks/<name>.yaml."""
@@ -341,6 +392,9 @@ class Benchmark(Spec):
     training: Training | None = None
     """Training part; absent for inference-only benchmarks."""
 
+    fixture: Fixture | None = None
+    """The stand-ins a fixture campaign runs this benchmark on (``benchwright fixture``); never submittable."""
+
     @model_validator(mode="after")
     def _has_a_part(self) -> Benchmark:
         if self.inference is None and self.training is None:
@@ -363,6 +417,9 @@ class Benchmark(Spec):
             raise ValueError(f"int8 comes from benchwright's post-training quantization of a registered architecture "
                              f"(`format: state_dict`); a {self.model.format.value} model cannot be quantized here: "
                              "drop int8 from inference.precisions")
+        if self.fixture is not None and not self.dataset.is_folder:
+            raise ValueError("`fixture` replaces a dataset folder: give the dataset as a folder (`path`, `manifest`, "
+                             "`manifest_sha256`)")
         if self.training is not None and self.model.format is not ModelFormat.state_dict:
             raise ValueError("training trains a registered architecture: a `training` part needs "
                              "`model.format: state_dict`")
@@ -371,5 +428,5 @@ class Benchmark(Spec):
 
 __all__ = [
     "BACKEND_FORMATS", "Accuracy", "Backend", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
-    "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
+    "Fixture", "FixtureDataset", "FixtureModel", "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
 ]

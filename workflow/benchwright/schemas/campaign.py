@@ -23,6 +23,11 @@ class Selection(Spec):
     training: bool = False
     """Whether to run the training benchmark (time to train)."""
 
+    fixture: bool = False
+    """Run on the stand-ins of the benchmark file's ``fixture`` section, made inside the DAG by ``benchwright
+    fixture``, instead of the user's data and model. Every result, bundle and report says so, and no bundle of
+    such a run can claim to be submittable."""
+
     @field_validator("systems", "scenarios", "precisions")
     @classmethod
     def _no_repeats(cls, values: tuple) -> tuple:
@@ -101,8 +106,9 @@ class Campaign(Spec):
     seed: int = Field(default=0, ge=0)
     """Master seed; every seed the campaign derives (training runs, splits) comes from it."""
 
-    benchmarks: dict[Identifier, Selection] = Field(min_length=1)
-    """Benchmark name -> what to run of it."""
+    benchmarks: dict[Identifier, Selection | None] = Field(min_length=1)
+    """Benchmark name -> what to run of it. ``null`` leaves out a benchmark an earlier config file selects (a
+    ``--configfile`` is merged into config/config.yaml: ``digits-cnn: null`` runs only the file's own)."""
 
     loadgen: LoadGenOverrides = LoadGenOverrides()
     """LoadGen overrides."""
@@ -122,6 +128,19 @@ class Campaign(Spec):
 
     report: ReportSettings = ReportSettings()
     """Statistics and the summary score of the reports."""
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _drop_left_out(cls, benchmarks: dict[str, Selection | None]) -> dict[str, Selection | None]:
+        kept = {name: sel for name, sel in benchmarks.items() if sel is not None}
+        if not kept:
+            raise ValueError("every benchmark is left out (`null`); select at least one")
+        return kept
+
+    @property
+    def fixture(self) -> bool:
+        """Whether any benchmark runs on fixture stand-ins (then nothing of the campaign is submittable)."""
+        return any(sel.fixture for sel in self.benchmarks.values() if sel is not None)
 
     @model_validator(mode="after")
     def _weights_name_benchmarks(self) -> Campaign:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..paths import SNAKEMAKE_MARK
 from ..config import load_system_file
 from ..errors import BenchwrightError
 from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staged_file,
@@ -39,10 +40,9 @@ from .training import assemble_training
 
 METADATA = "benchwright.json"
 MANIFEST = "SHA256SUMS"
-SNAKEMAKE_MARK = ".snakemake_timestamp"  # Snakemake's mark in a directory output: not part of the bundle
 # What of the checkout is "the code that produced the results": the workflow, its package, images and config.
 SOURCE_PATHS = ("Snakefile", "pyproject.toml", "README.md", "workflow", "containers", "config")
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".snakemake_timestamp")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", SNAKEMAKE_MARK)
 
 
 class BundleExists(BenchwrightError):
@@ -214,13 +214,14 @@ def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | Non
         "mlperf_version": spec.mlperf_version,
         "mode": spec.mode.value,
         "submittable": spec.submittable,
+        "fixture": spec.fixture,
         "source": source,
         "inference": [
             {"path": inference_path(e), "provenance": provenance.get(inference_path(e)), "system": e.system,
              "benchmark": e.benchmark, "model": e.model, "mlperf_benchmark": e.mlperf_benchmark,
              "precision": e.precision.value, "scenario": e.scenario.value,
              "accuracy_reference": e.accuracy_reference, "accuracy_target": e.accuracy_target,
-             "compliance_tests": list(e.compliance_tests)}
+             "compliance_tests": list(e.compliance_tests), "fixture": e.fixture}
             for e in spec.inference],
         "training": [
             {"path": training_path(e), "system": e.system,

@@ -59,6 +59,7 @@ RULES = {
     "accuracy-target": "accuracy is under the target",
     "compliance": "closed: a compliance test is missing or did not pass",
     "smoke-result": "a smoke-mode result in a bundle that claims to be submittable",
+    "fixture-result": "a result on `benchwright fixture` stand-ins in a bundle that claims to be submittable",
     "training-results": "too few training result files, or a run that did not converge beyond the allowance",
     "training-checker": "mlperf-logging's package or compliance checker rejects the training tree",
     "provenance": "a result without a provenance record, or a hash of its provenance chain that does not hold "
@@ -96,6 +97,8 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checked: dict[str, int] = field(default_factory=lambda: {"inference results": 0, "training results": 0})
+    fixture: bool = False
+    """benchwright.json says the bundle holds results on `benchwright fixture` stand-ins."""
 
     @property
     def ok(self) -> bool:
@@ -103,7 +106,8 @@ class Report:
 
     def text(self) -> str:
         what = ", ".join(f"{n} {k}" for k, n in self.checked.items())
-        claim = "submittable" if self.submittable else f"{self.mode} mode, not submittable"
+        claim = "submittable" if self.submittable else \
+            f"{self.mode} mode{', fixture run' if self.fixture else ''}, not submittable"
         lines = [v.line() for v in self.violations] + [f"note: {n}" for n in self.notes]
         verdict = (f"PASS: {self.root} ({claim}): {what}, no violation" if self.ok else
                    f"FAIL: {self.root} ({claim}): {what}, {len(self.violations)} violation(s)")
@@ -111,6 +115,7 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"root": self.root, "ok": self.ok, "submittable": self.submittable, "mode": self.mode,
+                "fixture": self.fixture,
                 "checked": self.checked, "violations": [v.__dict__ for v in self.violations], "notes": self.notes}
 
 
@@ -134,6 +139,16 @@ class _Checker:
 
     def fail(self, path: Path, rule: str, message: str) -> None:
         self.report.violations.append(Violation(self.rel(path), rule, message))
+
+    def fail_unless_fixture(self, d: Path, path: Path, rule: str, message: str) -> None:
+        """A violation that a fixture result's stand-in data implies (too few samples, a random model's accuracy):
+        a note for a result benchwright.json marks as a fixture run, a violation for any other."""
+        entry = self._meta_result(d)
+        if entry is not None and entry.get("fixture"):
+            self.report.notes.append(f"{self.rel(path)}: [{rule}] {message} (expected of a fixture run's "
+                                     "stand-ins)")
+        else:
+            self.fail(path, rule, message)
 
     def need(self, path: Path, what: str, *, folder: bool = False) -> bool:
         """A required file (non-empty) or folder (holding a file); False, with the violation, when it is not."""
@@ -353,6 +368,9 @@ class _Checker:
         official = self.official().get(benchmark) if benchmark else None
         smoke = _smoke(d / "user.conf")
         claims = self.report.submittable
+        if claims and (self._meta_result(d) or {}).get("fixture"):
+            self.fail(d / "README.md", "fixture-result", "a result on `benchwright fixture` stand-ins in a bundle "
+                      "that claims to be submittable; run the campaign on the benchmark's own data and model")
         if smoke and claims:
             self.fail(d / "user.conf", "smoke-result", "a smoke-mode result in a bundle that claims to be "
                       "submittable; run the campaign with `mode: submission`")
@@ -379,7 +397,7 @@ class _Checker:
             if official is not None:
                 count = perf.effective.get("performance_sample_count")
                 if not isinstance(count, int) or count < official.performance_sample_count:
-                    self.fail(d / "performance/run_1/mlperf_log_detail.txt", "sample-count",
+                    self.fail_unless_fixture(d, d / "performance/run_1/mlperf_log_detail.txt", "sample-count",
                               f"performance_sample_count is {count}; {benchmark} needs at least "
                               f"{official.performance_sample_count}")
         accuracy_run = self.run(d / "accuracy", d.name, "AccuracyOnly")
@@ -466,7 +484,7 @@ class _Checker:
             target = float(entry["accuracy_target"])
             source = f"{entry.get('benchmark')}'s reference {entry.get('accuracy_reference')}% x fraction"
         if target is not None and value < target - 1e-9:
-            self.fail(text_file, "accuracy-target", f"{'accuracy' if metric in (None, 'top1') else metric} {value:.3f}% is under the target {target:.3f}% "
+            self.fail_unless_fixture(d, text_file, "accuracy-target", f"{'accuracy' if metric in (None, 'top1') else metric} {value:.3f}% is under the target {target:.3f}% "
                       f"({source})")
 
     def coverage(self, run, text_file: Path, total: str | None) -> None:
@@ -676,7 +694,7 @@ def _check_folder(root: Path, training_tools: bool) -> Report:
             meta_problem = f"not JSON ({err})"
     submittable = bool(meta.get("submittable", True)) if meta else True
     mode = str(meta.get("mode", "submission")) if meta else "submission"
-    report = Report(str(root), submittable, mode)
+    report = Report(str(root), submittable, mode, fixture=bool(meta.get("fixture")) if meta else False)
     checker = _Checker(root, report, _rules_for(meta), meta)
     if meta_problem:
         checker.fail(root / METADATA, "bad-file", meta_problem)
@@ -695,6 +713,8 @@ def _check_folder(root: Path, training_tools: bool) -> Report:
         checker.provenance()
     if meta and meta.get("mode") == "smoke" and meta.get("submittable"):
         checker.fail(root / METADATA, "smoke-result", "a smoke-mode campaign's bundle claims to be submittable")
+    if meta and meta.get("fixture") and meta.get("submittable"):
+        checker.fail(root / METADATA, "fixture-result", "a fixture campaign's bundle claims to be submittable")
     if (root / "inference").exists() or (meta or {}).get("inference"):
         checker.inference_root(root / "inference")
     if (root / "training").is_dir():

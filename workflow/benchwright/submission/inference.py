@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BenchwrightError
+from ..paths import SNAKEMAKE_MARK
 from ..fsutil import atomic_write_json, atomic_write_text
 from ..harness.accuracy import truncate_accuracy_log
 from ..harness.logs import read_run
@@ -78,11 +79,19 @@ def _metric(run) -> str:
     return f"{run.metric_value:.1f} {run.metric_unit} ({run.metric})"
 
 
+FIXTURE_README = (
+    "**Fixture run.** The data and the model are stand-ins made by `benchwright fixture` (generated images or "
+    "questions, a random-weight model with the official model's input and output names), not the benchmark's "
+    "dataset and model: the numbers show that the pipeline works end to end and mean nothing about any system. "
+    "The dataset's size, the sample count and the accuracy target are the benchmark's, which the stand-ins do "
+    "not meet. Never submittable.")
+
+
 def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: str, source_commit: str,
                   commands: list[tuple[str, str, str]]) -> str:
     """The result's README.md: what it is, its numbers, the campaign command that reproduces it, and the commands
     its jobs ran as they recorded them (``commands``: :func:`recorded_commands`)."""
-    smoke = not spec.submittable
+    smoke = spec.mode.value == "smoke"
     mapped = f" (maps to the official benchmark `{entry.mlperf_benchmark}`)" if entry.mlperf_benchmark else ""
     duration_s = (perf.effective.get("min_duration_ms") or 0) / 1000
     lines = [
@@ -96,6 +105,7 @@ def result_readme(spec: BundleSpec, entry: InferenceEntry, perf, accuracy_line: 
          "this result shows the pipeline works and is not a valid submission result."
          if smoke else f"Run mode: submission (official LoadGen seeds, minimum duration {duration_s:g} s)."),
         "",
+        *([FIXTURE_README, ""] if entry.fixture else []),
         "| | |",
         "|---|---|",
         f"| performance | {_metric(perf)}, {perf.result_validity} |",
@@ -140,7 +150,7 @@ def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit
     for test in entry.compliance_tests:
         src = run / test
         need_input(src / "verify_performance.txt", f"the {test} compliance test's verdict")
-        shutil.copytree(src, out / test, ignore=shutil.ignore_patterns(".snakemake_timestamp"))
+        shutil.copytree(src, out / test, ignore=shutil.ignore_patterns(SNAKEMAKE_MARK))
         log = out / test / "accuracy" / ACCURACY_LOG
         if log.exists():
             truncate_accuracy_log(src / "accuracy" / ACCURACY_LOG, log)
@@ -156,8 +166,10 @@ def documentation(spec: BundleSpec, rows: Iterable[tuple[InferenceEntry, object,
         f"# {spec.submitter}: campaign `{spec.campaign}`",
         "",
         f"MLPerf Inference {spec.mlperf_version}, {spec.division} division, assembled by benchwright. Run mode: "
-        f"{spec.mode.value}" + ("" if spec.submittable else " (not submittable: smoke runs are short)") + ".",
+        f"{spec.mode.value}" + ("" if spec.submittable or spec.fixture else
+                                " (not submittable: smoke runs are short)") + ".",
         "",
+        *([FIXTURE_README, ""] if spec.fixture else []),
         "| system | model | benchmark | precision | scenario | performance | validity | accuracy |",
         "|---|---|---|---|---|---|---|---|",
     ]

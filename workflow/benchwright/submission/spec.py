@@ -52,6 +52,8 @@ class InferenceEntry(Spec):
     accuracy_reference: float
     accuracy_target: float
     compliance_tests: tuple[str, ...] = ()
+    fixture: bool = False
+    """Run on stand-ins made by ``benchwright fixture``: not a result of the benchmark's data and model."""
     measurements: dict[str, str]
     reproduce: str
     """The campaign's `snakemake` command that makes this result, from a checkout of src/ in the campaign's working
@@ -100,11 +102,13 @@ class BundleSpec(Spec):
     training: tuple[TrainingEntry, ...] = ()
     config_files: tuple[str, ...]
     """The campaign's files, then each benchmark and SKU file it uses (copied into the bundle's src/campaign/)."""
+    fixture: bool = False
+    """Some result runs on stand-ins made by ``benchwright fixture``."""
 
     @property
     def submittable(self) -> bool:
-        """Only a submission-mode campaign can produce a bundle that claims to be valid."""
-        return self.mode is RunMode.submission
+        """Only a submission-mode campaign on real data can produce a bundle that claims to be valid."""
+        return self.mode is RunMode.submission and not self.fixture
 
 
 def model_name(division: str, benchmark: str, precision: str, mlperf_benchmark: str | None) -> str:
@@ -169,7 +173,8 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             system=job.system, benchmark=job.benchmark, precision=prec, scenario=scen,
             model=model_name(division, job.benchmark, prec, official), mlperf_benchmark=official, run=run,
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
-            compliance_tests=tests, measurements=measurements, reproduce=reproduce, records=records,
+            compliance_tests=tests, fixture=c.benchmarks[job.benchmark].fixture, measurements=measurements,
+            reproduce=reproduce, records=records,
             evidence=evidence))
     training = []
     for benchmark, system in plan.training_jobs:
@@ -191,10 +196,13 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
         bench = plan.benchmarks[b]
         if bench.calibration and any(p.value == "int8" for p in sel.precisions) and sel.scenarios:
             extra.append(f"{c.paths.benchmarks}/{bench.calibration.sample_list}")
+        if sel.fixture and bench.fixture is not None:
+            extra.append(f"{c.paths.benchmarks}/{bench.fixture.dataset.manifest}")
         if sel.training and bench.training and bench.training.compliance_rules:
             extra.append(f"{c.paths.benchmarks}/{bench.training.compliance_rules}")
     config_files = list(dict.fromkeys([*campaign_files, *benchmark_files, *extra,
                                        *(systems[s].file for s in used)]))
     return BundleSpec(campaign=c.name, submitter=c.submitter, division=division, mlperf_version=c.mlperf_version,
                       mode=c.mode, training_ruleset=rules.training.ruleset, systems=systems,
-                      inference=tuple(inference), training=tuple(training), config_files=tuple(config_files))
+                      inference=tuple(inference), training=tuple(training), config_files=tuple(config_files),
+                      fixture=c.fixture)
