@@ -26,6 +26,9 @@ class ModelSpec(Spec):
     backend: Backend = Backend.torch
     """What runs the model."""
 
+    harness: tuple[str, ...] | None = None
+    """``backend: external``: the harness command, placeholders unexpanded (benchwright.harness.external)."""
+
     format: ModelFormat = ModelFormat.state_dict
     """How the FP32 model is stored."""
 

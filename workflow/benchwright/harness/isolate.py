@@ -64,7 +64,10 @@ FORKSERVER_PRELOAD = ("torch", "torch.distributed.tensor", "mlperf_loadgen", "be
 
 def run_model(spec: Any, model_dir: str, data_dir: str, run_dir: str, audit: str | None = None,
               wrap_predictor: Callable[[Any], Any] | None = None) -> Any:
-    """Load the run's workload and run LoadGen once in this process; returns run.RunOutcome."""
+    """Load the run's workload and run LoadGen once in this process; returns run.RunOutcome. A benchmark with an
+    external harness runs its command instead (benchwright.harness.external)."""
+    if spec.model.harness is not None:
+        return _external(spec, model_dir, data_dir, run_dir, audit, wrap_predictor)
     from .run import run_loadgen
     from .workload import load_workload
 
@@ -84,5 +87,16 @@ def run_isolated(spec: Any, model_dir: Any, data_dir: Any, run_dir: Any, *, audi
     its logs land in ``run_dir``. ``audit``: an audit.config text. ``wrap_predictor``: a picklable callable applied
     to each loaded predictor in the LoadGen process (tests use it to model a SUT that caches results or answers
     differently in performance mode). ``start_method="forkserver"`` reuses a process that imported torch once."""
+    if spec.model.harness is not None:  # a process of its own already
+        return _external(spec, model_dir, data_dir, run_dir, audit, wrap_predictor)
     return call_in_fresh_process(run_model, spec, str(model_dir), str(data_dir), str(run_dir), audit, wrap_predictor,
                                  start_method=start_method, preload=FORKSERVER_PRELOAD)
+
+
+def _external(spec: Any, model_dir: Any, data_dir: Any, run_dir: Any, audit: str | None,
+              wrap_predictor: Callable[[Any], Any] | None) -> Any:
+    from .external import run_external
+
+    if wrap_predictor is not None:
+        raise ValueError("an external harness runs its own model: there is no predictor to wrap")
+    return run_external(spec, model_dir, data_dir, run_dir, audit)

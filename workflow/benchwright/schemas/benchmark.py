@@ -149,10 +149,12 @@ class Weights(Spec):
 
 
 class Backend(str, Enum):
-    """What runs the model: PyTorch in-process, or ONNX Runtime."""
+    """What runs the model: PyTorch in-process, ONNX Runtime, or an external harness (``model.harness``) that runs
+    LoadGen itself."""
 
     torch = "torch"
     onnxruntime = "onnxruntime"
+    external = "external"
 
 
 class ModelFormat(str, Enum):
@@ -167,13 +169,27 @@ class ModelFormat(str, Enum):
 
 
 BACKEND_FORMATS = {Backend.torch: (ModelFormat.state_dict, ModelFormat.torchscript, ModelFormat.torch_export),
-                   Backend.onnxruntime: (ModelFormat.onnx,)}
+                   Backend.onnxruntime: (ModelFormat.onnx,),
+                   Backend.external: (ModelFormat.onnx, ModelFormat.torchscript, ModelFormat.torch_export)}
 """The model formats each backend loads."""
+
+
+class ExternalHarness(Spec):
+    """An inference harness someone else wrote (a vendor's, MLCommons' reference): a command run in the SKU's
+    container once per LoadGen test. It runs LoadGen itself with the user.conf benchwright writes and leaves
+    LoadGen's logs in ``{output}``; benchwright then parses, validates and bundles them as for its own runs."""
+
+    command: tuple[NonEmptyStr, ...] = Field(min_length=1)
+    """The program and its arguments (no shell), with placeholders such as ``{scenario}`` and ``{output}``
+    (README: "External inference harnesses" lists them). Environment variables are expanded."""
 
 
 class Model(Spec):
     backend: Backend = Backend.torch
-    """What runs the model."""
+    """What runs the model (``external``: the command of ``harness``)."""
+
+    harness: ExternalHarness | None = None
+    """With ``backend: external``: the harness that runs LoadGen."""
 
     format: ModelFormat = ModelFormat.state_dict
     """How the FP32 model file is stored; must be one the backend loads."""
@@ -201,6 +217,8 @@ class Model(Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Model:
+        if (self.backend is Backend.external) != (self.harness is not None):
+            raise ValueError("`backend: external` and `harness` go together: give both, or neither")
         if self.format not in BACKEND_FORMATS[self.backend]:
             allowed = ", ".join(f.value for f in BACKEND_FORMATS[self.backend])
             raise ValueError(f"the {self.backend.value} backend does not load `format: {self.format.value}`; use one "
@@ -427,6 +445,6 @@ class Benchmark(Spec):
 
 
 __all__ = [
-    "BACKEND_FORMATS", "Accuracy", "Backend", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
+    "BACKEND_FORMATS", "Accuracy", "Backend", "ExternalHarness", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
     "Fixture", "FixtureDataset", "FixtureModel", "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
 ]
