@@ -38,7 +38,7 @@ def test_placeholders_are_filled_in_and_an_unknown_one_is_named(monkeypatch):
 
 def test_the_readme_documents_every_placeholder():
     readme = (REPO / "README.md").read_text()
-    section = readme.split("### External inference harnesses", 1)[1].split("\n## ", 1)[0]
+    section = readme.split("### External inference harnesses", 1)[1].split("\n##", 1)[0]
     assert sorted(re.findall(r"^\| `\{(\w+)\}` \|", section, flags=re.M)) == sorted(PLACEHOLDERS)
 
 

@@ -260,6 +260,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = TrainingRunSpec.model_validate_json(args.spec)
     if args.threads:
         spec = spec.model_copy(update={"threads": args.threads})
+    if spec.implementation is not None:  # an external implementation launches its own processes
+        from .training.external import external_training_run
+
+        external_training_run(spec, args.data, args.out, detected_file=args.detected)
+        return 0
     if spec.world_size > 1 and "LOCAL_RANK" not in os.environ:
         return _launch_torchrun(spec.world_size, sys.argv[1:] if args.argv is None else args.argv)
     if spec.world_size > 1:

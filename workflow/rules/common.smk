@@ -385,6 +385,12 @@ def training_check_args(wildcards):
     return args
 
 
+def training_implementation_config(wildcards):
+    """An external training implementation's config file: a change to it re-runs the training runs."""
+    impl = BENCHMARKS[wildcards.benchmark].training.implementation
+    return [f"{PLAN.campaign.paths.benchmarks}/{impl.config}"] if impl and impl.config else []
+
+
 def training_check_inputs(wildcards):
     training = BENCHMARKS[wildcards.benchmark].training
     if training.compliance_rules:

@@ -7,6 +7,7 @@ rule train_run:
         data=paths.DATA,
         detected=paths.DETECTED,
         image=IMAGE_INPUT,
+        implementation_config=training_implementation_config,
     output:
         directory(paths.TRAINING_RUN),
     log:

@@ -157,6 +157,9 @@ class Plan:
             quality_target=training.quality_target, max_epochs=training.max_epochs,
             eval_interval_epochs=training.eval_interval_epochs, world_size=max(1, sku.accelerators_total),
             backend="nccl" if sku.accelerators.vendor == "nvidia" and sku.accelerators.count else "gloo",
+            implementation=training.implementation.command if training.implementation else None,
+            implementation_config=(f"{c.paths.benchmarks}/{training.implementation.config}"
+                                   if training.implementation and training.implementation.config else None),
         )
 
     def min_duration_ms(self) -> int:

@@ -42,19 +42,19 @@ class ExternalHarnessError(BenchwrightError):
     """The external harness failed, or left no run benchwright can use."""
 
 
-def harness_command(template: tuple[str, ...] | list[str], values: dict[str, str]) -> list[str]:
+def harness_command(template: tuple[str, ...] | list[str], values: dict[str, str], *,
+                    known: dict[str, str] = PLACEHOLDERS, field: str = "model.harness.command") -> list[str]:
     """The command with its placeholders and environment variables filled in; an unknown placeholder is an error
-    naming it and the known ones."""
+    naming it, the known ones and the benchmark file's ``field``."""
     out = []
     for arg in template:
         fields = {name for _, name, _, _ in string.Formatter().parse(arg) if name is not None}
-        unknown = sorted(fields - set(PLACEHOLDERS))
+        unknown = sorted(fields - set(known))
         if unknown:
             raise ExternalHarnessError(
                 f"benchwright: the harness command's argument {arg!r} uses the unknown placeholder(s) "
                 f"{', '.join('{' + u + '}' for u in unknown)}.\n  fix: use only "
-                f"{', '.join('{' + k + '}' for k in PLACEHOLDERS)} in `model.harness.command` (write {{{{ }}}} for "
-                "a literal brace)")
+                f"{', '.join('{' + k + '}' for k in known)} in `{field}` (write {{{{ }}}} for a literal brace)")
         out.append(os.path.expandvars(arg.format_map(values)))
     return out
 

@@ -295,7 +295,25 @@ class Inference(Spec):
     """Precisions this benchmark can run at."""
 
 
+class ExternalTraining(Spec):
+    """A training implementation someone else wrote (NVIDIA's, MLCommons' reference): a command run once per seeded
+    run in the SKU's container, with its config file (NVIDIA style: ``config_DGXA100_1x8x56x1.sh``). It writes
+    the run's MLPerf log (mllog) to ``{log}``; benchwright checks, records, compliance-checks and scores it as a
+    run of its own."""
+
+    command: tuple[NonEmptyStr, ...] = Field(min_length=1)
+    """The program and its arguments (no shell), with placeholders such as ``{seed}``, ``{config}`` and ``{log}``
+    (README: "External training implementations" lists them). Environment variables are expanded."""
+
+    config: NonEmptyStr | None = None
+    """The implementation's config file, relative to the benchmark file: hashed into every run's record and
+    copied into the bundle."""
+
+
 class Training(Spec):
+    implementation: ExternalTraining | None = None
+    """Run this implementation instead of benchwright's own training loop."""
+
     mlperf_benchmark: Identifier | None = None
     """The official MLPerf Training benchmark name (as in mlperf-logging), if any."""
 
@@ -438,13 +456,14 @@ class Benchmark(Spec):
         if self.fixture is not None and not self.dataset.is_folder:
             raise ValueError("`fixture` replaces a dataset folder: give the dataset as a folder (`path`, `manifest`, "
                              "`manifest_sha256`)")
-        if self.training is not None and self.model.format is not ModelFormat.state_dict:
+        if self.training is not None and self.training.implementation is None \
+                and self.model.format is not ModelFormat.state_dict:
             raise ValueError("training trains a registered architecture: a `training` part needs "
                              "`model.format: state_dict`")
         return self
 
 
 __all__ = [
-    "BACKEND_FORMATS", "Accuracy", "Backend", "ExternalHarness", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
+    "BACKEND_FORMATS", "Accuracy", "Backend", "ExternalHarness", "ExternalTraining", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
     "Fixture", "FixtureDataset", "FixtureModel", "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
 ]

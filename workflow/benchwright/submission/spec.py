@@ -198,6 +198,9 @@ def bundle_spec(plan, campaign_files: Sequence[str]) -> BundleSpec:
             extra.append(f"{c.paths.benchmarks}/{bench.calibration.sample_list}")
         if sel.fixture and bench.fixture is not None:
             extra.append(f"{c.paths.benchmarks}/{bench.fixture.dataset.manifest}")
+        impl = bench.training.implementation if sel.training and bench.training else None
+        if impl is not None and impl.config:
+            extra.append(f"{c.paths.benchmarks}/{impl.config}")
         if sel.training and bench.training and bench.training.compliance_rules:
             extra.append(f"{c.paths.benchmarks}/{bench.training.compliance_rules}")
     config_files = list(dict.fromkeys([*campaign_files, *benchmark_files, *extra,

@@ -40,8 +40,8 @@ class TrainingRunSpec(Spec):
     seed: int = Field(ge=0, lt=2**32)
     """This run's seed; every run of a result has its own."""
 
-    architecture: Identifier
-    """Model architecture."""
+    architecture: Identifier | None = None
+    """Model architecture (benchwright's own training loop)."""
 
     model_parameters: dict[str, JsonScalar] = {}
     """Architecture parameters."""
@@ -69,3 +69,9 @@ class TrainingRunSpec(Spec):
 
     threads: PositiveInt | None = None
     """torch threads per process."""
+
+    implementation: tuple[str, ...] | None = None
+    """An external implementation's command, placeholders unexpanded (benchwright.training.external)."""
+
+    implementation_config: str | None = None
+    """Its config file, as the job's working directory sees it."""
