@@ -940,9 +940,13 @@ class Injector:
                 STAGE_OF.get(j.rule) == stage and j.jobid not in seen for j in run.running())
 
         def candidate(rules: tuple[str, ...] | None) -> Job | None:
-            jobs = [j for j in run.running()
-                    if j.jobid not in seen and (rules is None or j.rule in rules or j.rule in urgent)]
+            # A job of a stage no kill has hit yet comes first: it may be that stage's last chance.
+            jobs = [j for j in run.running() if j.jobid not in seen and j.rule in urgent]
+            jobs = jobs or [j for j in run.running() if j.jobid not in seen and (rules is None or j.rule in rules)]
             return max(jobs, key=lambda j: j.started) if jobs else None
+
+        def urgent_other(job: Job) -> bool:  # an urgent job started while the kill waits for another
+            return job.rule not in urgent and any(j.jobid not in seen and j.rule in urgent for j in run.running())
 
         rules: tuple[str, ...] | None = (target.rule,)
         deadline = time.monotonic() + self.args.timeout
@@ -960,7 +964,17 @@ class Injector:
             aim = target.fraction * 0.5 ** len(notes) * expected
             fire = job.started + min(aim, max(0.0, expected - KILL_GUARD_S))
             opportunistic = job.rule in urgent and job.rule not in (rules or ())
-            run.wait_for(lambda: job.finished is not None or job.failed, max(0.0, fire - run.now()))
+            # Snakemake runs jobs side by side: while the kill waits for this one, a job of a stage no kill has
+            # hit yet can start and end (a CI run's quantization did so during a training job), so its start
+            # ends the wait and the loop aims at it instead.
+            run.wait_for(lambda: job.finished is not None or job.failed or urgent_other(job),
+                         max(0.0, fire - run.now()))
+            with run.cond:
+                switch = [j.name for j in run.running() if j.rule in urgent and j.jobid not in seen] if (
+                    job.finished is None and not job.failed and urgent_other(job)) else []
+            if switch and not run.ended:
+                notes.append(f"{switch[0]} started (no kill in its stage yet) while waiting in {job.name}")
+                continue
             if job.finished is None and not job.failed and not run.ended:
                 if opportunistic:
                     notes.append(f"{job.name} of stage {STAGE_OF[job.rule]} (no kill there yet) came first")
