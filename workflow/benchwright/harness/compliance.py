@@ -92,6 +92,13 @@ RELAXED_THRESHOLD = 0.20
 """SingleStream with a reference score <= 200,000 and MultiStream with one <= 1,600,000 (short latencies are noisy;
 the limits are the scenario policies' ``relaxed_limit``)."""
 
+SMOKE_PERF_THRESHOLD = 0.35
+"""Smoke runs only: the allowed difference of a compliance run's score from the performance run's. The official
+±10 % compares 600 s runs; two 2 s runs of the same SUT on a shared 2-vCPU machine differ by up to 25 % in their
+tail latencies (measured: resnet50's fixture model, MultiStream p99 -18.6 % and +21.6 % in back-to-back TEST01 runs).
+It still fails a SUT that caches (TEST04) or works less in performance mode by more than a third. The
+verify_performance.txt of a smoke run says which threshold it used; submission runs always use the official one."""
+
 TEST04_RECIPROCAL_NOTE = (
     "TEST04's verify_performance.py compares SingleStream/MultiStream as throughputs (1e9 / early-stopping latency) "
     "and then applies the 200,000 / 1,600,000 relaxation limits (meant for latencies in ns) to those throughputs, "
@@ -134,7 +141,7 @@ _HEADER = ("# The format of this config file is 'key = value'.\n"
            "# All times are in milli seconds\n")
 
 
-def test01_sampling_target(loadgen_model: str, smoke_duration_ms: int | None = None) -> int | None:
+def sampling_target_of_test01(loadgen_model: str, smoke_duration_ms: int | None = None) -> int | None:
     """TEST01's ``accuracy_log_sampling_target`` for a LoadGen model: the official one, or for a smoke run of
     ``smoke_duration_ms`` the same share of a 600 s run's responses (at least SMOKE_MIN_SAMPLING_TARGET). LoadGen
     logs target / expected samples of them; in a 2 s run the official target would log nearly every response,
@@ -151,7 +158,7 @@ def audit_config(test: str, loadgen_model: str, *, smoke_duration_ms: int | None
     ``smoke_duration_ms``: a smoke run's, with TEST01's sampling target scaled to its duration (and said so)."""
     test = check_test(test)
     if test == "TEST01":
-        target = test01_sampling_target(loadgen_model, smoke_duration_ms)
+        target = sampling_target_of_test01(loadgen_model, smoke_duration_ms)
         if target is None:
             raise ComplianceError(
                 f"benchwright: no TEST01 audit.config is known for LoadGen model {loadgen_model!r}.\n"
@@ -272,10 +279,11 @@ def verify_accuracy(reference_accuracy_log: str | os.PathLike[str], test_accurac
     return Check("accuracy", passed, lines, {**counts, "dtype": dtype, "mismatch_examples": examples}, problem)
 
 
-def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], test_run_dir: str | os.PathLike[str]
-                       ) -> Check:
+def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], test_run_dir: str | os.PathLike[str],
+                       *, smoke: bool = False) -> Check:
     """The performance check of TEST01 (score within ±threshold of the performance run's) or TEST04 (score not more
-    than threshold above it), from the two runs' mlperf_log_detail.txt."""
+    than threshold above it), from the two runs' mlperf_log_detail.txt. ``smoke``: two smoke runs, compared with
+    :data:`SMOKE_PERF_THRESHOLD` (said so in the output)."""
     from .logs import DETAIL_LOG, parse_detail
 
     test = check_test(test)
@@ -334,11 +342,17 @@ def verify_performance(test: str, reference_run_dir: str | os.PathLike[str], tes
     threshold = PERF_THRESHOLD
     if rules.relaxed_limit is not None and ref_score <= rules.relaxed_limit:
         threshold = RELAXED_THRESHOLD
+    official = threshold
+    if smoke and SMOKE_PERF_THRESHOLD > threshold:
+        threshold = SMOKE_PERF_THRESHOLD
+        lines.append(f"Smoke runs: threshold {threshold:.0%} (the official {official:.0%} is for submission runs; not "
+                     "a submission verdict)")
     lower, upper = ref_score * (1 - threshold), ref_score * (1 + threshold)
     passed = lower <= test_score <= upper if test == "TEST01" else test_score < upper
     lines.append("TEST PASS" if passed else "TEST FAIL: Test score invalid")
     details.update({"metric_key": key, "reference_value": ref_value, "test_value": test_value,
                     "reference_score": ref_score, "test_score": test_score, "threshold": threshold,
+                    "official_threshold": official,
                     "lower_bound": lower if test == "TEST01" else None, "upper_bound": upper,
                     "score_is_throughput": not latency or reciprocal, "failure": None if passed else "score"})
     problem = None
@@ -369,7 +383,7 @@ def verify_audit_applied(test: str, run_dir: str | os.PathLike[str], loadgen_mod
     if test == "TEST01":
         expected = {"effective_test_mode": "PerformanceOnly",
                     "effective_accuracy_log_rng_seed": TEST01_ACCURACY_LOG_RNG_SEED,
-                    "effective_accuracy_log_sampling_target": test01_sampling_target(loadgen_model,
+                    "effective_accuracy_log_sampling_target": sampling_target_of_test01(loadgen_model,
                                                                                       smoke_duration_ms)}
     else:
         expected = {"effective_test_mode": "PerformanceOnly", "effective_performance_issue_unique": False,
@@ -452,6 +466,29 @@ def _arrange(run_dir: Path, staging: Path, test: str) -> list[str]:
     return sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
 
 
+SMOKE_REFERENCE = "smoke_reference"
+"""Smoke runs: the folder, inside a compliance test's output, of the performance run made just before the compliance
+run it is compared with (LoadGen's summary and detail logs); not part of the bundle's compliance layout."""
+
+
+def _paired_reference(spec: RunSpec, model_dir: Any, data_dir: Any, run_dir: Path, keep: Path,
+                      wrap_predictor: Callable[[Any], Any] | None, start_method: str) -> None:
+    """A smoke compliance run's reference: a performance run of the same spec right before it. Two 2 s runs
+    minutes apart on a shared machine differ by up to 2x (measured here: resnet50's fixture MultiStream p99 at 7.3 ms
+    in the performance run, 3.6-4.1 ms in TEST01 runs minutes later, the model unchanged), which no threshold
+    separates from a SUT that caches; back-to-back runs differ by the run-to-run noise alone."""
+    from .logs import DETAIL_LOG
+
+    for path in (run_dir, keep):
+        if path.exists():
+            shutil.rmtree(path)
+    run_isolated(spec, model_dir, data_dir, run_dir, wrap_predictor=wrap_predictor, start_method=start_method)
+    keep.mkdir(parents=True)
+    for name in ("mlperf_log_summary.txt", DETAIL_LOG):
+        os.replace(run_dir / name, keep / name)
+    shutil.rmtree(run_dir)
+
+
 PERFORMANCE_TRIES = 3
 """Compliance runs per test when only the performance check fails: the score of one short run on a shared machine
 can stray past the ±10 % that TEST01 allows although nothing is wrong; an accuracy or audit failure is never
@@ -482,8 +519,14 @@ def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], 
     staging = staging_dir(out)
     run_dir = staging / "loadgen"
     attempts: list[dict[str, Any]] = []
+    paired = staging / SMOKE_REFERENCE if smoke_ms is not None else None
     try:
         for attempt in range(1, PERFORMANCE_TRIES + 1):
+            reference = perf_dir
+            if paired is not None:
+                _paired_reference(spec, model_dir, data_dir, staging / "paired", paired, wrap_predictor,
+                                  start_method)
+                reference = paired
             outcome = run_isolated(spec, model_dir, data_dir, run_dir, audit=audit, wrap_predictor=wrap_predictor,
                                    start_method=start_method)
             checks = [verify_audit_applied(test, run_dir, spec.loadgen_model, smoke_ms)]
@@ -491,15 +534,22 @@ def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], 
                 assert acc_dir is not None
                 checks.append(verify_accuracy(acc_dir / "mlperf_log_accuracy.json",
                                               run_dir / "mlperf_log_accuracy.json"))
-            checks.append(verify_performance(test, perf_dir, run_dir))
+            checks.append(verify_performance(test, reference, run_dir, smoke=paired is not None))
+            if paired is not None:
+                checks[-1].lines.insert(1, f"Smoke runs: the reference is {SMOKE_REFERENCE}/, a performance run made "
+                                           "just before this one (the performance run's score differs with the "
+                                           "machine's load minutes later)")
             failed = [c.name for c in checks if not c.passed]
             attempts.append({"attempt": attempt, "failed": failed,
-                             "performance": checks[-1].details.get("test_score")})
+                             "performance": checks[-1].details.get("test_score"),
+                             **({"paired_reference": checks[-1].details.get("reference_score")} if paired else {})})
             if failed != ["performance"] or attempt == PERFORMANCE_TRIES:
                 break
             emit(f"[{label}]: attempt {attempt}: {checks[-1].problem}; running the compliance run again (only "
                  f"its performance differed, which a busy machine explains; {PERFORMANCE_TRIES} tries at most)")
             shutil.rmtree(run_dir)
+        against_performance_run = (verify_performance(test, perf_dir, run_dir).record()
+                                   if paired is not None else None)
         files = _arrange(run_dir, staging, test)
         by_name = {c.name: c for c in checks}
         if "accuracy" in by_name:
@@ -521,7 +571,10 @@ def run_compliance(test: str, spec: RunSpec, model_dir: str | os.PathLike[str], 
             "checks": {c.name: c.record() for c in checks},
             "verification": summary,
             "attempts": attempts,
-            "reference_runs": {"performance": str(perf_dir), "accuracy": str(acc_dir) if acc_dir else None},
+            "reference_runs": {"performance": str(perf_dir), "accuracy": str(acc_dir) if acc_dir else None,
+                               **({"paired": SMOKE_REFERENCE} if paired is not None else {})},
+            # Smoke runs: the official comparison with the performance run, for information (not the verdict).
+            **({"against_performance_run": against_performance_run} if paired is not None else {}),
             "audit_config_sha256": sha256_bytes(audit.encode()),
             "spec": spec.model_dump(mode="json"),
             "sut": {"samples_issued": outcome.issued, "samples_completed": outcome.completed,
@@ -610,4 +663,4 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 __all__ = ["AUDIT_CONFIGS", "Check", "ComplianceError", "ComplianceFailed", "TESTS", "add_parser", "audit_config",
-           "run_compliance", "run_isolated", "test01_sampling_target", "verify_accuracy", "verify_audit_applied", "verify_performance"]
+           "run_compliance", "run_isolated", "sampling_target_of_test01", "verify_accuracy", "verify_audit_applied", "verify_performance"]
