@@ -230,3 +230,20 @@ def test_the_accuracy_command_records_its_command_and_accuracy_beside_accuracy_t
     explicit = tmp_path / "elsewhere.json"
     assert main([*argv, "--record", str(explicit)]) == 0
     assert json.loads(explicit.read_text())["execution"]["command"].endswith(f"--record {explicit}")
+
+
+def test_top1_on_ten_known_predictions_through_the_official_models_classes():
+    """resnet50_v1.onnx answers classes 1..1000 (0 is background); the task's class_offset -1 maps them onto
+    val_map.txt's 0..999 before LoadGen logs them. By hand: samples 0, 1, 2, 4, 6, 7 and 9 right, 7 of 10."""
+    from benchwright.tasks import get_task
+
+    labels = np.array([0, 999, 65, 3, 10, 500, 7, 42, 1, 998])
+    argmax = np.array([1, 1000, 66, 5, 11, 1, 8, 43, 3, 999], dtype=np.int64)  # the model's ArgMax:0
+    logged = get_task("image_classification", {"class_offset": -1}).respond([argmax])
+    entries = [{"seq_id": i, "qsl_idx": i, "data": np.asarray(c, dtype="<i4").tobytes().hex()}
+               for i, c in enumerate(logged)]
+    # Sample 3 logged again (a performance run's repeat) with a right answer: the first answer counts.
+    entries.append({"seq_id": 10, "qsl_idx": 3, "data": np.asarray(3, dtype="<i4").tobytes().hex()})
+    result = top1_accuracy(entries, labels)
+    assert (result.good, result.total) == (7, 10)
+    assert result.line() == "accuracy=70.000%, good=7, total=10"
