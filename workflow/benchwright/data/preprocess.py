@@ -234,6 +234,14 @@ def _squad_expects(folder: Path, params: Mapping[str, Any]) -> list[str]:
     return expected_files(folder)
 
 
+def _pydoc_topics_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Output) -> None:
+    """CPython's pydoc_data/topics.py -> the default language model's tokenizer and splits
+    (benchwright.data.textcorpus)."""
+    from .textcorpus import pydoc_topics_v1
+
+    pydoc_topics_v1(inputs, params, out)
+
+
 PREPROCESSORS: dict[str, Preprocessor] = {
     "digits": Preprocessor("digits", 1, _digits_v1, {"val_count": 1024, "split_seed": 0, "mean": 0.0, "std": 1.0}),
     "imagenet": Preprocessor("imagenet", 2, _imagenet_v2, {"image_size": 224, "scale": 87.5, "count": 0,
@@ -241,6 +249,9 @@ PREPROCESSORS: dict[str, Preprocessor] = {
                              streams=True, expects=_imagenet_expects),
     "squad": Preprocessor("squad", 1, _squad_v1, {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64,
                                                   "do_lower_case": True}, streams=True, expects=_squad_expects),
+    "pydoc-topics": Preprocessor("pydoc-topics", 1, _pydoc_topics_v1,
+                                 {"vocab_size": 2048, "val_topics": 8, "split_seed": 0, "prompt_tokens": 64,
+                                  "continuation_tokens": 32, "val_count": 0}, streams=True),
 }
 
 
