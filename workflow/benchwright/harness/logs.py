@@ -173,6 +173,15 @@ class RunResult(Spec):
     query_latency: LatencyStats | None = None
     """MultiStream: per-query latencies (``result_*_query_latency_ns``), the basis of its metric."""
 
+    first_token_latency: LatencyStats | None = None
+    """Runs with ``use_token_latencies`` (LLMs): time to first token (``result_first_token_*_latency_ns``)."""
+    time_per_output_token: LatencyStats | None = None
+    """Runs with ``use_token_latencies``: time per output token after the first
+    (``result_time_per_output_token_XX.XX_percentile_ns``; min/max/mean from ``result_time_to_output_token_*``)."""
+    tokens_per_second: float | None = None
+    """Runs with ``use_token_latencies``: output tokens per second (Server ``result_completed_tokens_per_second``,
+    Offline ``result_tokens_per_second``)."""
+
     early_stopping_met: bool | None = None
     """Whether LoadGen's early-stopping criterion was met; None in accuracy mode."""
     early_stopping_detail: str | None = None
@@ -290,6 +299,13 @@ def run_result(log: DetailLog) -> RunResult:
         latency=_latency(log, "result_{}_latency_ns", "result_{}_percentile_latency_ns"),
         query_latency=(_latency(log, "result_{}_query_latency_ns", "result_{}_percentile_per_query_latency_ns")
                        if "result_min_query_latency_ns" in log else None),
+        first_token_latency=(_latency(log, "result_first_token_{}_latency_ns",
+                                      "result_first_token_{}_percentile_latency_ns")
+                             if "result_first_token_min_latency_ns" in log else None),
+        time_per_output_token=(_latency(log, "result_time_to_output_token_{}",
+                                        "result_time_per_output_token_{}_percentile_ns")
+                               if "result_time_per_output_token_50.00_percentile_ns" in log else None),
+        tokens_per_second=_number(log.get("result_completed_tokens_per_second", log.get("result_tokens_per_second"))),
         early_stopping_met=_bool(log.get("early_stopping_met")),
         early_stopping_detail=_str(log.get("early_stopping_result")),
         result_validity=validity if validity in ("VALID", "INVALID") else None,

@@ -1,0 +1,132 @@
+"""LoadGen's SUT for text generation, with LoadGen's token API as MLCommons' LLM reference implementations use it:
+the run sets ``use_token_latencies``; when a request's first token is out the SUT calls ``lg.FirstTokenComplete``
+with it, and at completion ``lg.QuerySamplesComplete`` with every generated token (int32, little-endian) and their
+count, so LoadGen measures time to first token (TTFT), time per output token (TPOT) and tokens per second.
+
+Offline's query is cut into batches of ``batch_size`` requests on a work queue; Server's requests are gathered
+from the :class:`~benchwright.harness.sut.Inbox` as for the batching SUT. Each worker decodes its batch with a
+generator (benchwright.backends.generate) that reports every token.
+"""
+
+from __future__ import annotations
+
+import array
+import queue
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import mlperf_loadgen as lg
+import numpy as np
+
+from .sut import Counters, Inbox, SampleLibrary
+
+
+def _response(response_id: int, tokens: np.ndarray, n_tokens: int | None = None) -> tuple[Any, array.array]:
+    """A QuerySampleResponse pointing at ``tokens`` as int32 bytes; the buffer must stay alive until LoadGen returns."""
+    data = array.array("B", np.ascontiguousarray(tokens, dtype="<i4").tobytes())
+    address, length = data.buffer_info()
+    if n_tokens is None:
+        return lg.QuerySampleResponse(response_id, address, length), data
+    return lg.QuerySampleResponse(response_id, address, length, n_tokens), data
+
+
+class StreamingSUT:
+    """``generator.generate(prompts, max_new_tokens, on_token)`` answers batches of prompts, each prompt the
+    sample library's first input row (int token ids, trailing ``pad_id`` dropped when given)."""
+
+    def __init__(self, generator: Any, library: SampleLibrary, *, batch_size: int, threads: int = 1,
+                 max_new_tokens: int, batching_timeout_us: int = 0, gather: bool = False,
+                 pad_id: int | None = None):
+        self.generator, self.library = generator, library
+        self.batch_size, self.max_new_tokens, self.pad_id = batch_size, max_new_tokens, pad_id
+        self.timeout, self.gather = batching_timeout_us / 1e6, gather
+        self._issued = 0
+        self._done = [[0, 0, 0] for _ in range(threads)]  # per worker: requests, batches, tokens
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._incoming = Inbox()
+        self._errors: list[BaseException] = []
+        target = self._gathering_worker if gather else self._worker
+        self._workers = [threading.Thread(target=target, args=(i,), name=f"sut-generate-{i}", daemon=True)
+                         for i in range(threads)]
+        for w in self._workers:
+            w.start()
+        self.sut = lg.ConstructFastSUT(self.issue_queries, self.flush_queries)
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(issued=self._issued, completed=sum(d[0] for d in self._done),
+                        batches=sum(d[1] for d in self._done))
+
+    @property
+    def tokens(self) -> int:
+        """Tokens generated so far, all workers together."""
+        return sum(d[2] for d in self._done)
+
+    def issue_queries(self, ids: list[int], indices: list[int]) -> None:
+        self._issued += len(ids)
+        if self.gather:
+            self._incoming.put_many(zip(ids, indices))
+            return
+        for i in range(0, len(ids), self.batch_size):
+            self._work.put((ids[i:i + self.batch_size], indices[i:i + self.batch_size]))
+
+    def flush_queries(self) -> None:
+        pass
+
+    def _worker(self, slot: int) -> None:
+        while (batch := self._work.get()) is not None:
+            self._answer(slot, *batch)
+        self._work.put(None)
+
+    def _gathering_worker(self, slot: int) -> None:
+        while (batch := self._incoming.gather(self.batch_size, self.timeout)) is not None:
+            self._answer(slot, *batch)
+
+    def _prompts(self, indices: Sequence[int]) -> list[np.ndarray]:
+        rows = self.library.batch(np.asarray(indices, dtype=np.int64))[0]
+        if self.pad_id is None:
+            return list(rows)
+        return [row[:len(row) - int(np.argmax(row[::-1] != self.pad_id))] if (row != self.pad_id).any() else row
+                for row in rows]
+
+    def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
+        started = [False] * len(ids)
+
+        def on_token(request: int, token: int) -> None:
+            if not started[request]:
+                started[request] = True
+                response, data = _response(ids[request], np.asarray([token]))
+                lg.FirstTokenComplete([response])
+                del data  # LoadGen copied what it needs before returning
+
+        try:
+            outputs = self.generator.generate(self._prompts(indices), self.max_new_tokens, on_token)
+            responses, buffers = [], []
+            for request_id, tokens in zip(ids, outputs):
+                response, data = _response(request_id, tokens, len(tokens))
+                responses.append(response)
+                buffers.append(data)
+            lg.QuerySamplesComplete(responses)
+            tokens_out = sum(len(t) for t in outputs)
+        except BaseException as exc:  # noqa: BLE001 - reported by close(); LoadGen would hang otherwise
+            self._errors.append(exc)
+            print(f"benchwright: generation failed on a batch: {exc!r}", file=sys.stderr, flush=True)
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0, 0) for i in ids])
+            tokens_out = 0
+        done = self._done[slot]
+        done[0] += len(ids)
+        done[1] += 1
+        done[2] += tokens_out
+
+    def close(self) -> None:
+        if self.gather:
+            self._incoming.close()
+        else:
+            self._work.put(None)
+        for w in self._workers:
+            w.join(timeout=30)
+        lg.DestroyFastSUT(self.sut)
+        if self._errors:
+            raise RuntimeError(f"generation failed on {len(self._errors)} batch(es); first: {self._errors[0]!r}")
