@@ -8,8 +8,9 @@ from typing import Any
 from .base import ArraySpec, Score, Task, TaskParameterError
 from .image_classification import ImageClassification
 from .question_answering import QuestionAnswering
+from .text_generation import TextGeneration
 
-TASKS: dict[str, Task] = {task.name: task for task in (ImageClassification(), QuestionAnswering())}
+TASKS: dict[str, Task] = {task.name: task for task in (ImageClassification(), QuestionAnswering(), TextGeneration())}
 
 
 class UnknownTask(ValueError):
