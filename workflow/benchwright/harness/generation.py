@@ -93,16 +93,21 @@ class StreamingSUT:
 
     def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
         started = [False] * len(ids)
+        answered = False
 
         def on_token(request: int, token: int) -> None:
-            if not started[request]:
+            # Never after the batch is answered: LoadGen has released those requests (a late call would crash it).
+            if not started[request] and not answered:
                 started[request] = True
                 response, data = _response(ids[request], np.asarray([token]))
                 lg.FirstTokenComplete([response])
                 del data  # LoadGen copied what it needs before returning
 
         try:
+            if self._errors:  # the run has failed already: answer at once instead of waiting on a broken model
+                raise RuntimeError("not run: an earlier batch failed")
             outputs = self.generator.generate(self._prompts(indices), self.max_new_tokens, on_token)
+            answered = True
             responses, buffers = [], []
             for request_id, tokens in zip(ids, outputs):
                 response, data = _response(request_id, tokens, len(tokens))
@@ -111,8 +116,11 @@ class StreamingSUT:
             lg.QuerySamplesComplete(responses)
             tokens_out = sum(len(t) for t in outputs)
         except BaseException as exc:  # noqa: BLE001 - reported by close(); LoadGen would hang otherwise
+            if not self._errors:
+                print(f"benchwright: generation failed on a batch: {exc!r}; the run's other requests are answered "
+                      "empty at once and the run fails", file=sys.stderr, flush=True)
             self._errors.append(exc)
-            print(f"benchwright: generation failed on a batch: {exc!r}", file=sys.stderr, flush=True)
+            answered = True
             lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0, 0) for i in ids])
             tokens_out = 0
         done = self._done[slot]

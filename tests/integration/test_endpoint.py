@@ -1,0 +1,186 @@
+"""The OpenAI-compatible endpoint SUT (issue 18, item 3b) against a real server process on 127.0.0.1
+(tests/endpoint_server.py: uvicorn serving a transformers LM), through LoadGen in Offline and Server; and a server
+that answers 500, drops the stream, or never sends a first chunk fails the run with what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlperf_loadgen as lg
+import numpy as np
+import pytest
+
+from benchwright.backends.endpoint import EndpointError, EndpointGenerator, check_base_url
+from benchwright.backends.generate import TransformersGenerator
+from benchwright.data.preprocess import preprocess
+from benchwright.harness.generation import StreamingSUT
+from benchwright.harness.logs import read_run
+from benchwright.harness.sut import SampleLibrary
+from benchwright.models.lm import build_lm
+
+REPO = Path(__file__).resolve().parents[2]
+NEW_TOKENS = 8
+KEY_ENV = "BENCHWRIGHT_TEST_ENDPOINT_KEY"
+SECRET = "sk-test-do-not-log-4f1c"
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory) -> tuple[Path, Path]:
+    import pydoc_data.topics
+    import torch
+
+    root = tmp_path_factory.mktemp("endpoint")
+    preprocess("pydoc-topics", 1, {"vocab_size": 512, "val_topics": 4, "prompt_tokens": 16,
+                                   "continuation_tokens": 8}, [pydoc_data.topics.__file__], root / "data")
+    split = json.loads((root / "data/split.json").read_text())
+    torch.manual_seed(0)
+    model = build_lm({"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}, split["vocab_size"],
+                     split["eos_token_id"])
+    model.save_pretrained(root / "tiny-lm", safe_serialization=True)
+    shutil.copyfile(root / "data/tokenizer.json", root / "tiny-lm/tokenizer.json")
+    return root / "tiny-lm", root / "data"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """tests/endpoint_server.py in a process of its own, up once /v1/models answers."""
+
+    def __init__(self, model: Path, mode: str):
+        self.port = _free_port()
+        env = {**os.environ, KEY_ENV: SECRET, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "workflow")])}
+        self.log = model.parent / f"server-{mode}-{self.port}.log"
+        with open(self.log, "w") as log:  # a file, not a pipe nobody reads: a full pipe would block the server
+            self.proc = subprocess.Popen([sys.executable, str(REPO / "tests/endpoint_server.py"), "--model",
+                                          str(model), "--port", str(self.port), "--mode", mode, "--api-key-env",
+                                          KEY_ENV], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the test server exited {self.proc.returncode}: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("the test server did not start within 60 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(lm):
+    s = Server(lm[0], "ok")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client(server, lm, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    g = EndpointGenerator(server.base_url, "tiny-lm", lm[0] / "tokenizer.json", api_key_env=KEY_ENV,
+                          timeout_s=30, concurrency=4)
+    yield g
+    g.close()
+
+
+def _run(generator, prompts, out: Path, scenario: str) -> StreamingSUT:
+    library = SampleLibrary(prompts, len(prompts))
+    sut = StreamingSUT(generator, library, batch_size=4, threads=1, max_new_tokens=NEW_TOKENS,
+                       gather=scenario == "Server", batching_timeout_us=2000)
+    settings = lg.TestSettings()
+    settings.scenario = getattr(lg.TestScenario, scenario)
+    settings.mode = lg.TestMode.PerformanceOnly
+    settings.use_token_latencies = True
+    settings.min_duration_ms, settings.min_query_count = 300, 12
+    settings.offline_expected_qps = 10  # Offline's one query: max(min_query_count, 1.1 x 0.3 s x 10) samples
+    settings.server_target_qps, settings.server_target_latency_ns = 10, 5_000_000_000
+    settings.ttft_latency, settings.tpot_latency = 2_000_000_000, 500_000_000
+    log = lg.LogSettings()
+    out.mkdir(parents=True)
+    log.log_output.outdir = str(out)
+    log.log_output.copy_summary_to_stdout = False
+    try:
+        lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log)
+    finally:
+        library.close()
+    return sut
+
+
+def test_the_endpoint_answers_what_the_model_generates_in_process(client, lm):
+    prompts = list(np.load(lm[1] / "val_prompt.npy")[:4])
+    local = TransformersGenerator(lm[0], threads=1).generate(prompts, NEW_TOKENS)
+    firsts: dict[int, int] = {}
+    remote = client.generate(prompts, NEW_TOKENS, lambda i, t: firsts.setdefault(i, t))
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(lm[0] / "tokenizer.json"))
+    for a, b in zip(local, remote):  # the same text; the client re-tokenizes it as MLCommons' API harnesses do
+        assert tok.decode(a.tolist()) == tok.decode(b.tolist())
+    assert sorted(firsts) == [0, 1, 2, 3]
+    identity = client.identity()
+    assert identity["served_models"] == ["tiny-lm"] and identity["server"] == "benchwright-test-endpoint/1"
+    assert SECRET not in json.dumps(identity) and SECRET not in json.dumps(client.describe())
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "Server"])
+def test_loadgen_through_the_endpoint(client, lm, tmp_path, scenario):
+    sut = _run(client, np.load(lm[1] / "val_prompt.npy")[:24], tmp_path / scenario, scenario)
+    sut.close()
+    run = read_run(tmp_path / scenario)
+    assert sut.counters.completed == sut.counters.issued >= 12 and run.tokens_per_second > 0
+    if scenario == "Server":
+        assert run.first_token_latency.p50_ns > 0 and run.time_per_output_token.p50_ns > 0
+    logs = "".join(p.read_text(errors="replace") for p in (tmp_path / scenario).iterdir())
+    assert SECRET not in logs
+
+
+@pytest.mark.parametrize(("mode", "message"), [
+    ("fail500", r"POST http://127\.0\.0\.1:\d+/v1/completions answered HTTP 500: .*model crashed"),
+    ("cut", r"broke off the response after 2 chunk"),
+    ("silent", r"no first chunk within the timeout"),
+])
+def test_a_misbehaving_server_fails_the_run_with_what_happened(lm, tmp_path, monkeypatch, mode, message):
+    bad = Server(lm[0], mode)
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    try:
+        g = EndpointGenerator(bad.base_url, "tiny-lm", lm[0] / "tokenizer.json", api_key_env=KEY_ENV,
+                              timeout_s=2, max_retries=0, concurrency=2)
+        with pytest.raises(EndpointError, match=message) as caught:
+            g.generate([np.load(lm[1] / "val_prompt.npy")[0]], NEW_TOKENS)
+        assert SECRET not in str(caught.value)
+        # Through LoadGen: the run still ends (every request answered), and closing the SUT reports the failure.
+        sut = _run(g, np.load(lm[1] / "val_prompt.npy")[:4], tmp_path / "run", "Offline")
+        with pytest.raises(RuntimeError, match=message):
+            sut.close()
+        g.close()
+    finally:
+        bad.stop()
+
+
+def test_bad_endpoint_settings_are_refused(lm, monkeypatch):
+    with pytest.raises(EndpointError, match=r"base_url 'ftp://example' is not an http\(s\) URL"):
+        check_base_url("ftp://example")
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(EndpointError, match=f"API key variable {KEY_ENV} is not set"):
+        EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "tokenizer.json", api_key_env=KEY_ENV)
+    with pytest.raises(EndpointError, match="tokenizer.json"):
+        EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "missing.json")
