@@ -775,6 +775,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_validation_error(err: BaseException) -> bool:
+    from pydantic import ValidationError
+
+    return isinstance(err, ValidationError)
+
+
+def _validation_message(command: str, err: typing.Any) -> str:
+    """A pydantic error in one block: which model, each field with what was wrong and what was given."""
+    lines = [f"benchwright {command}: the input is not a valid {err.title} ({err.error_count()} problem(s)):"]
+    for e in err.errors(include_url=False):
+        where = ".".join(str(part) for part in e["loc"]) or "(the whole value)"
+        given = "" if e["type"] == "missing" else f" (given: {str(e.get('input'))[:80]!r})"
+        lines.append(f"  - {where}: {e['msg']}{given}")
+    lines.append("  fix: the DAG builds --spec from the campaign (check it with `benchwright validate`); a --spec "
+                 "written by hand must match the fields above")
+    return "\n".join(lines)
+
+
 def _step_errors() -> tuple[type[BaseException], ...]:
     """Failures of a step (as opposed to bad config): reported in one message, exit code 1."""
     from .data.archive import UnsafeArchiveError
@@ -801,6 +819,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
     except CampaignError as err:  # bad input: the message names file, field and fix
         print(str(err), file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as err:
+        if not _is_validation_error(err):
+            raise
+        print(_validation_message(args.command, err), file=sys.stderr)  # a hand-written --spec, usually
         return 2
     except BenchwrightError as err:  # a step failed (INVALID run, accuracy short, failed check, ...)
         print(str(err), file=sys.stderr)
