@@ -75,10 +75,11 @@ def test_a_folder_without_tokenizer_json_and_a_prompt_past_the_context_are_refus
         generator.generate([np.zeros(60, dtype=np.int32)], NEW_TOKENS)
 
 
-def _run(generator, prompts, out: Path, scenario: str, mode: str = "PerformanceOnly") -> StreamingSUT:
+def _run(generator, prompts, out: Path, scenario: str, mode: str = "PerformanceOnly", serve: bool = False
+         ) -> StreamingSUT:
     library = SampleLibrary(prompts, len(prompts))
     sut = StreamingSUT(generator, library, batch_size=4, threads=1, max_new_tokens=NEW_TOKENS,
-                       gather=scenario == "Server", batching_timeout_us=2000)
+                       gather=scenario == "Server", batching_timeout_us=2000, serve_in_caller=serve)
     settings = lg.TestSettings()
     settings.scenario = getattr(lg.TestScenario, scenario)
     settings.mode = getattr(lg.TestMode, mode)
@@ -92,17 +93,21 @@ def _run(generator, prompts, out: Path, scenario: str, mode: str = "PerformanceO
     log.log_output.outdir = str(out)
     log.log_output.copy_summary_to_stdout = False
     try:
-        lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log)
+        if serve:  # LoadGen in a thread of its own, the worker in this one
+            sut.serve(lambda: lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log))
+        else:
+            lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log)
     finally:
         sut.close()
         library.close()
     return sut
 
 
+@pytest.mark.parametrize("serve", [False, True], ids=["worker-thread", "serve-in-caller"])
 @pytest.mark.parametrize("scenario", ["Offline", "Server"])
-def test_loadgen_measures_token_latencies_through_the_sut(generator, lm, tmp_path, scenario):
+def test_loadgen_measures_token_latencies_through_the_sut(generator, lm, tmp_path, scenario, serve):
     prompts = np.load(lm[1] / "val_prompt.npy")[:32]
-    sut = _run(generator, prompts, tmp_path / scenario, scenario)
+    sut = _run(generator, prompts, tmp_path / scenario, scenario, serve=serve)
     run = read_run(tmp_path / scenario)
     assert run.requested["use_token_latencies"] is True and sut.counters.completed == sut.counters.issued > 0
     assert run.tokens_per_second and run.tokens_per_second > 0
@@ -124,3 +129,16 @@ def test_the_accuracy_log_holds_every_generated_token(generator, lm, tmp_path):
         tokens = np.frombuffer(bytes.fromhex(e["data"]), dtype="<i4")
         assert tokens.tolist() == expected[e["qsl_idx"]].tolist()
         assert e["token_count"] == len(tokens)  # QuerySampleResponse(..., n_tokens)
+
+
+def test_serve_stops_its_worker_and_reraises_when_loadgen_fails(generator, lm):
+    library = SampleLibrary(np.load(lm[1] / "val_prompt.npy")[:4], 4)
+    sut = StreamingSUT(generator, library, batch_size=4, max_new_tokens=NEW_TOKENS, serve_in_caller=True)
+
+    def start_test() -> None:
+        raise RuntimeError("LoadGen could not start")
+
+    with pytest.raises(RuntimeError, match="could not start"):
+        sut.serve(start_test)  # returns: the worker loop in this thread ended with the test
+    sut.close()
+    library.close()
