@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import mlperf_loadgen as lg
 import numpy as np
 import pytest
 
 from benchwright.backends.endpoint import EndpointError, EndpointGenerator, check_base_url
 from benchwright.backends.generate import TransformersGenerator
-from benchwright.data.preprocess import preprocess
-from benchwright.harness.generation import StreamingSUT
 from benchwright.harness.logs import read_run
-from benchwright.harness.sut import SampleLibrary
-from benchwright.models.lm import build_lm
+
+from ..generation_helpers import run_generation, tiny_lm
 
 REPO = Path(__file__).resolve().parents[2]
 NEW_TOKENS = 8
@@ -33,19 +29,7 @@ SECRET = "sk-test-do-not-log-4f1c"
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory) -> tuple[Path, Path]:
-    import pydoc_data.topics
-    import torch
-
-    root = tmp_path_factory.mktemp("endpoint")
-    preprocess("pydoc-topics", 1, {"vocab_size": 512, "val_topics": 4, "prompt_tokens": 16,
-                                   "continuation_tokens": 8}, [pydoc_data.topics.__file__], root / "data")
-    split = json.loads((root / "data/split.json").read_text())
-    torch.manual_seed(0)
-    model = build_lm({"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}, split["vocab_size"],
-                     split["eos_token_id"])
-    model.save_pretrained(root / "tiny-lm", safe_serialization=True)
-    shutil.copyfile(root / "data/tokenizer.json", root / "tiny-lm/tokenizer.json")
-    return root / "tiny-lm", root / "data"
+    return tiny_lm(tmp_path_factory.mktemp("endpoint"))
 
 
 def _free_port() -> int:
@@ -102,29 +86,6 @@ def client(server, lm, monkeypatch):
     g.close()
 
 
-def _run(generator, prompts, out: Path, scenario: str) -> StreamingSUT:
-    library = SampleLibrary(prompts, len(prompts))
-    sut = StreamingSUT(generator, library, batch_size=4, threads=1, max_new_tokens=NEW_TOKENS,
-                       gather=scenario == "Server", batching_timeout_us=2000)
-    settings = lg.TestSettings()
-    settings.scenario = getattr(lg.TestScenario, scenario)
-    settings.mode = lg.TestMode.PerformanceOnly
-    settings.use_token_latencies = True
-    settings.min_duration_ms, settings.min_query_count = 300, 12
-    settings.offline_expected_qps = 10  # Offline's one query: max(min_query_count, 1.1 x 0.3 s x 10) samples
-    settings.server_target_qps, settings.server_target_latency_ns = 10, 5_000_000_000
-    settings.ttft_latency, settings.tpot_latency = 2_000_000_000, 500_000_000
-    log = lg.LogSettings()
-    out.mkdir(parents=True)
-    log.log_output.outdir = str(out)
-    log.log_output.copy_summary_to_stdout = False
-    try:
-        lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log)
-    finally:
-        library.close()
-    return sut
-
-
 def test_the_endpoint_answers_what_the_model_generates_in_process(client, lm):
     prompts = list(np.load(lm[1] / "val_prompt.npy")[:4])
     local = TransformersGenerator(lm[0], threads=1).generate(prompts, NEW_TOKENS)
@@ -143,7 +104,8 @@ def test_the_endpoint_answers_what_the_model_generates_in_process(client, lm):
 
 @pytest.mark.parametrize("scenario", ["Offline", "Server"])
 def test_loadgen_through_the_endpoint(client, lm, tmp_path, scenario):
-    sut = _run(client, np.load(lm[1] / "val_prompt.npy")[:24], tmp_path / scenario, scenario)
+    sut = run_generation(client, np.load(lm[1] / "val_prompt.npy")[:24], tmp_path / scenario, scenario,
+                         max_new_tokens=NEW_TOKENS)
     sut.close()
     run = read_run(tmp_path / scenario)
     assert sut.counters.completed == sut.counters.issued >= 12 and run.tokens_per_second > 0
@@ -168,7 +130,8 @@ def test_a_misbehaving_server_fails_the_run_with_what_happened(lm, tmp_path, mon
             g.generate([np.load(lm[1] / "val_prompt.npy")[0]], NEW_TOKENS)
         assert SECRET not in str(caught.value)
         # Through LoadGen: the run still ends (every request answered), and closing the SUT reports the failure.
-        sut = _run(g, np.load(lm[1] / "val_prompt.npy")[:4], tmp_path / "run", "Offline")
+        sut = run_generation(g, np.load(lm[1] / "val_prompt.npy")[:4], tmp_path / "run", "Offline",
+                             max_new_tokens=NEW_TOKENS)
         with pytest.raises(RuntimeError, match=message):
             sut.close()
         g.close()

@@ -4,43 +4,26 @@ with its tokens and their count; LoadGen's TTFT, TPOT and tokens/s land in the r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import mlperf_loadgen as lg
 import numpy as np
 import pytest
 
 from benchwright.backends.base import ModelLoadError
 from benchwright.backends.generate import TransformersGenerator
-from benchwright.data.preprocess import preprocess
 from benchwright.harness.accuracy import read_accuracy_log
 from benchwright.harness.generation import StreamingSUT
 from benchwright.harness.logs import read_run
 from benchwright.harness.sut import SampleLibrary
-from benchwright.models.lm import build_lm
+
+from ..generation_helpers import run_generation, tiny_lm
 
 NEW_TOKENS = 12
 
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory) -> tuple[Path, Path]:
-    """A random-weight 1-layer GPT-2 over the pydoc-topics corpus, saved as a transformers folder."""
-    import shutil
-
-    import pydoc_data.topics
-    import torch
-
-    root = tmp_path_factory.mktemp("gen")
-    preprocess("pydoc-topics", 1, {"vocab_size": 512, "val_topics": 4, "prompt_tokens": 16,
-                                   "continuation_tokens": 8}, [pydoc_data.topics.__file__], root / "data")
-    split = json.loads((root / "data/split.json").read_text())
-    torch.manual_seed(0)
-    model = build_lm({"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}, split["vocab_size"],
-                     split["eos_token_id"])
-    model.save_pretrained(root / "model", safe_serialization=True)
-    shutil.copyfile(root / "data/tokenizer.json", root / "model/tokenizer.json")
-    return root / "model", root / "data"
+    return tiny_lm(tmp_path_factory.mktemp("gen"))
 
 
 @pytest.fixture(scope="module")
@@ -75,39 +58,11 @@ def test_a_folder_without_tokenizer_json_and_a_prompt_past_the_context_are_refus
         generator.generate([np.zeros(60, dtype=np.int32)], NEW_TOKENS)
 
 
-def _run(generator, prompts, out: Path, scenario: str, mode: str = "PerformanceOnly", serve: bool = False
-         ) -> StreamingSUT:
-    library = SampleLibrary(prompts, len(prompts))
-    sut = StreamingSUT(generator, library, batch_size=4, threads=1, max_new_tokens=NEW_TOKENS,
-                       gather=scenario == "Server", batching_timeout_us=2000, serve_in_caller=serve)
-    settings = lg.TestSettings()
-    settings.scenario = getattr(lg.TestScenario, scenario)
-    settings.mode = getattr(lg.TestMode, mode)
-    settings.use_token_latencies = True
-    settings.min_duration_ms, settings.min_query_count = 300, 16
-    settings.offline_expected_qps = 10  # Offline's one query: max(min_query_count, 1.1 x 0.3 s x 10) samples
-    settings.server_target_qps, settings.server_target_latency_ns = 20, 5_000_000_000
-    settings.ttft_latency, settings.tpot_latency = 2_000_000_000, 500_000_000
-    log = lg.LogSettings()
-    out.mkdir(parents=True)
-    log.log_output.outdir = str(out)
-    log.log_output.copy_summary_to_stdout = False
-    try:
-        if serve:  # LoadGen in a thread of its own, the worker in this one
-            sut.serve(lambda: lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log))
-        else:
-            lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log)
-    finally:
-        sut.close()
-        library.close()
-    return sut
-
-
 @pytest.mark.parametrize("serve", [False, True], ids=["worker-thread", "serve-in-caller"])
 @pytest.mark.parametrize("scenario", ["Offline", "Server"])
 def test_loadgen_measures_token_latencies_through_the_sut(generator, lm, tmp_path, scenario, serve):
     prompts = np.load(lm[1] / "val_prompt.npy")[:32]
-    sut = _run(generator, prompts, tmp_path / scenario, scenario, serve=serve)
+    sut = run_generation(generator, prompts, tmp_path / scenario, scenario, max_new_tokens=NEW_TOKENS, serve=serve)
     run = read_run(tmp_path / scenario)
     assert run.requested["use_token_latencies"] is True and sut.counters.completed == sut.counters.issued > 0
     assert run.tokens_per_second and run.tokens_per_second > 0
@@ -121,7 +76,7 @@ def test_loadgen_measures_token_latencies_through_the_sut(generator, lm, tmp_pat
 
 def test_the_accuracy_log_holds_every_generated_token(generator, lm, tmp_path):
     prompts = np.load(lm[1] / "val_prompt.npy")[:8]
-    _run(generator, prompts, tmp_path / "acc", "Offline", "AccuracyOnly")
+    run_generation(generator, prompts, tmp_path / "acc", "Offline", max_new_tokens=NEW_TOKENS, mode="AccuracyOnly").close()
     entries = read_accuracy_log(tmp_path / "acc/mlperf_log_accuracy.json")
     assert sorted(e["qsl_idx"] for e in entries) == list(range(8))
     expected = generator.generate(list(prompts), NEW_TOKENS)
