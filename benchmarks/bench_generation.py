@@ -135,3 +135,109 @@ def generation(ctx: Context) -> list[Row]:
                               + foreign_note(sut_runs + loops))]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# endpoint_ttft: what the HTTP hop adds to the time to first token
+
+SERVER_QPS, SERVER_QUERIES = 4.0, 24
+
+
+def server_run(model_dir: str, data_dir: str, out_dir: str, base_url: str | None) -> dict[str, Any]:
+    """One Server run at SERVER_QPS, batch 1: in process (base_url None; the model in this thread) or through the
+    OpenAI-compatible endpoint at ``base_url``. Returns LoadGen's TTFT and TPOT percentiles (ms)."""
+    import mlperf_loadgen as lg
+    import numpy as np
+    from benchwright.backends.endpoint import EndpointGenerator
+    from benchwright.backends.generate import TransformersGenerator
+    from benchwright.harness.generation import StreamingSUT
+    from benchwright.harness.logs import read_run
+    from benchwright.harness.sut import SampleLibrary
+
+    samples = np.load(Path(data_dir) / "val_prompt.npy")[:SERVER_QUERIES]
+    if base_url is None:
+        generator: Any = TransformersGenerator(model_dir, threads=1)
+    else:
+        generator = EndpointGenerator(base_url, Path(model_dir).name, Path(model_dir) / "tokenizer.json",
+                                      concurrency=4)
+    generator.generate(list(samples[:1]), 4)  # warm-up (and the connection), untimed
+    library = SampleLibrary(samples, len(samples))
+    sut = StreamingSUT(generator, library, batch_size=1, max_new_tokens=NEW_TOKENS, gather=True,
+                       batching_timeout_us=0, serve_in_caller=True)
+    settings = lg.TestSettings()
+    settings.scenario, settings.mode = lg.TestScenario.Server, lg.TestMode.PerformanceOnly
+    settings.use_token_latencies = True
+    settings.server_target_qps, settings.server_target_latency_ns = SERVER_QPS, 10_000_000_000
+    settings.ttft_latency, settings.tpot_latency = 2_000_000_000, 200_000_000
+    settings.min_duration_ms, settings.min_query_count = 1000, SERVER_QUERIES
+    log = lg.LogSettings()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    log.log_output.outdir, log.log_output.copy_summary_to_stdout = out_dir, False
+    sut.serve(lambda: lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log))
+    sut.close()
+    library.close()
+    if base_url is not None:
+        generator.close()
+    run = read_run(out_dir)
+    ttft, tpot = run.first_token_latency, run.time_per_output_token
+    return {"ttft_p50_ms": ttft.p50_ns / 1e6, "ttft_p90_ms": ttft.p90_ns / 1e6, "tpot_p50_ms": tpot.p50_ns / 1e6,
+            "queries": run.query_count}
+
+
+@register("endpoint_ttft", description="time to first token through an OpenAI-compatible endpoint on 127.0.0.1 "
+                                       "(tests/endpoint_server.py) vs in process, Server at 4 QPS (report only)",
+          order=66)
+def endpoint_ttft(ctx: Context) -> list[Row]:
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    folder = ctx.scratch("fixture")
+    server = None
+    try:
+        made = in_fresh_process(prepare, str(folder))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(repo / "workflow")])}
+        with open(folder / "server.log", "w") as log:  # needs the test extras (uvicorn, starlette)
+            server = subprocess.Popen([sys.executable, str(repo / "tests/endpoint_server.py"), "--model",
+                                       made["model_dir"], "--port", str(port)], env=env, stdout=log,
+                                      stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the endpoint server did not start: {(folder / 'server.log').read_text()}")
+                time.sleep(0.2)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        local, remote = [], []
+        for i in range(ctx.repeats):
+            pair = [lambda: local.append(in_fresh_process(server_run, made["model_dir"], made["data_dir"],
+                                                          str(ctx.scratch(f"local-r{i}")), None)),
+                    lambda: remote.append(in_fresh_process(server_run, made["model_dir"], made["data_dir"],
+                                                           str(ctx.scratch(f"remote-r{i}")), base_url))]
+            for run in (pair if i % 2 == 0 else pair[::-1]):
+                run()
+            ctx.record(label=f"repeat {i}", local=local[-1], remote=remote[-1])
+            ctx.emit(f"repeat {i}: TTFT p50 in process {local[-1]['ttft_p50_ms']:.2f} ms, through the endpoint "
+                     f"{remote[-1]['ttft_p50_ms']:.2f} ms")
+        added = [r["ttft_p50_ms"] - loc["ttft_p50_ms"] for r, loc in zip(remote, local)]
+        return [compare("endpoint_ttft", "endpoint SUT, OpenAI-compatible server on 127.0.0.1", "TTFT p50", "ms",
+                        [r["ttft_p50_ms"] for r in remote], [loc["ttft_p50_ms"] for loc in local],
+                        baseline="in-process SUT, same model", higher_is_better=False,
+                        notes=f"added TTFT per repeat: {', '.join(f'{a:+.2f}' for a in added)} ms; Server "
+                              f"{SERVER_QPS:g} QPS, batch 1, {NEW_TOKENS} new tokens, the server's model on 1 "
+                              "torch thread in its own process (tests/endpoint_server.py, uvicorn); report only; "
+                              + foreign_note(local + remote))]
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
