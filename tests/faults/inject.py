@@ -552,6 +552,9 @@ class Target:
 
 KILL_GUARD_S = 1.5
 """place_kill never fires later than this before a job's expected end."""
+SHORT_JOB_S = 4.0
+"""A job expected to take less than this is killed as soon as it is seen (a 2 s preprocess ended before a kill
+aimed 0.8 s into it, as seen from Snakemake's log)."""
 
 
 def plan_kills(timeline: list[Span], kills: int, rng: random.Random) -> list[Target]:
@@ -831,8 +834,10 @@ class Injector:
                                                  f"retargeted")
                 # Snakemake does not start jobs in the baseline's order after a restart (a run once did all of
                 # training while the kill waited for quantization, and no later kill found training left): a job
-                # of a stage no kill has hit yet is a target too, whichever comes first.
-                urgent = tuple(r for st in unhit if st != STAGE_OF[target.rule] for r in STAGES[st])
+                # of a stage no kill has hit yet is a target too, whichever comes first, the target's own stage
+                # included (a CI run waited for preprocess while download and detect_system ran, then missed
+                # preprocess, and the data stage, which runs only once, was never hit).
+                urgent = tuple(r for st in unhit for r in STAGES[st])
                 notes = self.place_kill(run, target, timeline, urgent)
                 if run.ended:
                     run.finish(60)
@@ -959,10 +964,10 @@ class Injector:
             # After a miss, aim earlier into the next job (halving the fraction), so one kill does not run
             # through many short jobs and leave the later kills too little of the campaign. Never aim into the
             # last KILL_GUARD_S of a job's expected duration: a short job (the data stage's take 1-3 s) varies
-            # by about that much, and a kill aimed there misses its stage. Shorter jobs are hit when seen.
+            # by about that much, and a kill aimed there misses its stage. Jobs under SHORT_JOB_S are hit when seen.
             expected = self.expected(job.rule, timeline)
             aim = target.fraction * 0.5 ** len(notes) * expected
-            fire = job.started + min(aim, max(0.0, expected - KILL_GUARD_S))
+            fire = job.started + (0.0 if expected < SHORT_JOB_S else min(aim, expected - KILL_GUARD_S))
             opportunistic = job.rule in urgent and job.rule not in (rules or ())
             # Snakemake runs jobs side by side: while the kill waits for this one, a job of a stage no kill has
             # hit yet can start and end (a CI run's quantization did so during a training job), so its start
