@@ -975,10 +975,10 @@ class Injector:
             run.wait_for(lambda: job.finished is not None or job.failed or urgent_other(job),
                          max(0.0, fire - run.now()))
             with run.cond:
-                switch = [j.name for j in run.running() if j.rule in urgent and j.jobid not in seen] if (
-                    job.finished is None and not job.failed and urgent_other(job)) else []
-            if switch and not run.ended:
-                notes.append(f"{switch[0]} started (no kill in its stage yet) while waiting in {job.name}")
+                newcomer = (next(j.name for j in run.running() if j.rule in urgent and j.jobid not in seen)
+                            if job.finished is None and not job.failed and urgent_other(job) else None)
+            if newcomer and not run.ended:
+                notes.append(f"{newcomer} started (no kill in its stage yet) while waiting in {job.name}")
                 continue
             if job.finished is None and not job.failed and not run.ended:
                 if opportunistic:

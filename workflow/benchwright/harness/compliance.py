@@ -468,7 +468,8 @@ def _arrange(run_dir: Path, staging: Path, test: str) -> list[str]:
 
 SMOKE_REFERENCE = "smoke_reference"
 """Smoke runs: the folder, inside a compliance test's output, of the performance run made just before the compliance
-run it is compared with (LoadGen's summary and detail logs); not part of the bundle's compliance layout."""
+run it is compared with (LoadGen's summary and detail logs). The bundle copies it beside the official files as
+evidence; MLCommons' checker reads only the files it names and ignores it."""
 
 
 def _paired_reference(spec: RunSpec, model_dir: Any, data_dir: Any, run_dir: Path, keep: Path,

@@ -34,13 +34,13 @@ def _response(response_id: int, tokens: np.ndarray, n_tokens: int | None = None)
 
 class StreamingSUT:
     """``generator.generate(prompts, max_new_tokens, on_token)`` answers batches of prompts, each prompt the
-    sample library's first input row (int token ids, trailing ``pad_id`` dropped when given)."""
+    sample library's first input row (int token ids)."""
 
     def __init__(self, generator: Any, library: SampleLibrary, *, batch_size: int, threads: int = 1,
                  max_new_tokens: int, batching_timeout_us: int = 0, gather: bool = False,
-                 pad_id: int | None = None, serve_in_caller: bool = False):
+                 serve_in_caller: bool = False):
         self.generator, self.library = generator, library
-        self.batch_size, self.max_new_tokens, self.pad_id = batch_size, max_new_tokens, pad_id
+        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
         self.timeout, self.gather = batching_timeout_us / 1e6, gather
         self._issued = 0
         self._done = [[0, 0, 0] for _ in range(threads)]  # per worker: requests, batches, tokens
@@ -117,11 +117,7 @@ class StreamingSUT:
             self._answer(slot, *batch)
 
     def _prompts(self, indices: Sequence[int]) -> list[np.ndarray]:
-        rows = self.library.batch(np.asarray(indices, dtype=np.int64))[0]
-        if self.pad_id is None:
-            return list(rows)
-        return [row[:len(row) - int(np.argmax(row[::-1] != self.pad_id))] if (row != self.pad_id).any() else row
-                for row in rows]
+        return list(self.library.batch(np.asarray(indices, dtype=np.int64))[0])
 
     def _answer(self, slot: int, ids: list[int], indices: list[int]) -> None:
         started = [False] * len(ids)
