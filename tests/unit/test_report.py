@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -112,6 +113,17 @@ def test_without_a_power_source_energy_is_not_measured(tmp_path):
     assert "joules" not in result
 
 
+HEATER = """
+import os, sys, time
+path, start = sys.argv[1], time.monotonic()
+while True:
+    with open(path + ".tmp", "w") as f:
+        f.write(f"{int((time.monotonic() - start) * 20 * 1e6) + 1}\\n")
+    os.replace(path + ".tmp", path)
+    time.sleep(0.002)
+"""
+
+
 def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, tmp_path, monkeypatch):
     # A counter that rises at 20 W during a real LoadGen run: the run's energy is 20 W x its length.
     from benchwright.data.preprocess import load_split
@@ -120,16 +132,13 @@ def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, 
 
     root = fake_rapl(tmp_path / "powercap", {"package-0": 0})
     monkeypatch.setenv("BENCHWRIGHT_POWERCAP_ROOT", str(root))
-    stop = threading.Event()
-    start = time.monotonic()
-
-    def heater():
-        while not stop.is_set():
-            set_energy(root, "intel-rapl:0", int((time.monotonic() - start) * 20 * 1e6))
-            time.sleep(0.01)
-
-    thread = threading.Thread(target=heater, daemon=True)
-    thread.start()
+    # The counter is driven by its own process, as the kernel's is: a thread here would share the GIL with the
+    # run and fall behind it, and a stale counter reads as less power. Each write is a rename, never a torn file.
+    heater = subprocess.Popen([sys.executable, "-c", HEATER, str(root / "intel-rapl:0" / "energy_uj")])
+    deadline = time.monotonic() + 30
+    while (root / "intel-rapl:0" / "energy_uj").read_text().strip() == "0":
+        assert heater.poll() is None and time.monotonic() < deadline, "the fake RAPL counter never started"
+        time.sleep(0.01)
     images, _, _ = load_split(default_models["data"], "val")
     spec = RunSpec(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50", scenario="Offline",
                    mode="performance", precision="fp32", run_mode="smoke",
@@ -140,8 +149,8 @@ def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, 
         outcome = run_loadgen(spec, lambda batch: np.zeros(len(batch), dtype=np.int32), images, tmp_path / "run",
                               emit=lambda m: None)
     finally:
-        stop.set()
-        thread.join()
+        heater.kill()
+        heater.wait()
     energy = outcome.energy
     assert energy["measured"] and energy["sources"] == ["rapl"]
     assert energy["average_watts"] == pytest.approx(20, rel=0.1)
