@@ -27,11 +27,15 @@ BASE = dict(benchmark="digits-cnn", system="cpu-host", loadgen_model="resnet50",
             model={"task": "image_classification", "architecture": "digits-resnet",
                    "parameters": {"width": 32, "blocks": 2, "classes": 10}})
 
+CLASSIC = ["SingleStream", "MultiStream", "Server", "Offline"]
+"""The scenarios the policies replaced hand-written branches for (Interactive came after, tested on its own)."""
+
 TUNING = {  # what a campaign resolves for each scenario (config/: digits-cnn on cpu-host)
     "SingleStream": dict(target_latency_ms=2.5, target_latency_percentile=90),
     "MultiStream": dict(target_latency_ms=8, target_latency_percentile=99, samples_per_query=8),
     "Server": dict(target_qps=500, target_latency_ms=15, target_latency_percentile=99, batch_size=16),
     "Offline": dict(expected_qps=20000.5, batch_size=64),
+    "Interactive": dict(target_qps=3.5, batch_size=4),
 }
 
 
@@ -129,7 +133,7 @@ def test_policies_are_frozen():
         policy("Server").gathers_queries = False  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("scenario", [s.value for s in Scenario])
+@pytest.mark.parametrize("scenario", CLASSIC)
 def test_user_conf_is_what_the_scenario_branches_wrote(scenario):
     from benchwright.harness.settings import user_conf
 
@@ -147,7 +151,7 @@ def test_user_conf_is_what_the_scenario_branches_wrote(scenario):
         assert user_conf(spec) == _old_user_conf(spec), update
 
 
-@pytest.mark.parametrize("scenario", [s.value for s in Scenario])
+@pytest.mark.parametrize("scenario", CLASSIC)
 def test_loadgen_settings_are_what_the_scenario_branches_produced(scenario, tmp_path):
     spec = _spec(scenario)
     old = call_in_fresh_process(_old_settings, spec, tmp_path / "old")
@@ -172,7 +176,40 @@ def test_test_scenario_is_loadgens():
     import mlperf_loadgen as lg
 
     for scenario in Scenario:
-        assert policy(scenario).test_scenario() == getattr(lg.TestScenario, scenario.value)
+        runs_as = "Server" if scenario is Scenario.Interactive else scenario.value
+        assert policy(scenario).test_scenario() == getattr(lg.TestScenario, runs_as)
+
+
+LM = dict(BASE, benchmark="pydoc-lm", loadgen_model="llama3_1-8b", performance_sample_count=64,
+          model={"task": "text_generation", "backend": "transformers", "format": "transformers"})
+
+
+def test_interactive_is_server_under_the_models_interactive_settings(tmp_path):
+    from benchwright.harness.settings import user_conf
+
+    spec = RunSpec(scenario="Interactive", target_qps=3.5, batch_size=4, **LM)
+    conf = user_conf(spec)
+    assert "llama3_1-8b-interactive.Server.target_qps = 3.5" in conf
+    assert "llama3_1-8b-interactive.*.performance_sample_count_override = 64" in conf
+    assert ".Interactive." not in conf  # LoadGen has no Interactive scenario of its own
+    interactive = call_in_fresh_process(_new_settings, spec, tmp_path / "interactive")
+    server = call_in_fresh_process(_new_settings, spec.model_copy(update={"scenario": Scenario.Server}),
+                                   tmp_path / "server")
+    assert interactive["scenario"] == server["scenario"] == "TestScenario.Server"
+    assert interactive["use_token_latencies"] and server["use_token_latencies"]
+    # the p99 limits of LoadGen's mlperf.conf, as the run rules list them (ms -> ns)
+    from benchwright.config.loading import load_rules
+
+    limits = load_rules("6.1").inference.benchmarks["llama3.1-8b"].token_latency_limits_ms
+    for fields, scenario in ((interactive, Scenario.Interactive), (server, Scenario.Server)):
+        assert fields["ttft_latency"] == limits[scenario].ttft * 1_000_000
+        assert fields["tpot_latency"] == limits[scenario].tpot * 1_000_000
+    assert (interactive["ttft_latency"], interactive["tpot_latency"]) == (500_000_000, 30_000_000)
+
+
+def test_token_latencies_only_for_text_generation(tmp_path):
+    fields = call_in_fresh_process(_new_settings, _spec("Server"), tmp_path / "server")
+    assert fields["use_token_latencies"] is False
 
 
 SHORT = SimpleNamespace(min_duration_met=False, min_queries_met=True)
@@ -229,7 +266,8 @@ def test_metric_per_scenario_is_the_one_logs_and_compliance_read():
         metric = policy(name).metric
         assert (metric.name, metric.unit, metric.keys) == (label, unit, keys)
     assert RESULT_FIELD == {"Offline": "result_samples_per_second", "SingleStream": "early_stopping_latency_ss",
-                            "MultiStream": "early_stopping_latency_ms", "Server": "result_completed_samples_per_sec"}
+                            "MultiStream": "early_stopping_latency_ms", "Server": "result_completed_samples_per_sec",
+                            "Interactive": "result_completed_samples_per_sec"}
     assert [s.value for s in Scenario if policy(s).metric.is_latency] == ["SingleStream", "MultiStream"]
 
 
@@ -238,22 +276,24 @@ def test_compliance_rules_per_scenario():
 
     assert TEST04_SCENARIOS == ("MultiStream", "Offline", "SingleStream", "Server")
     limits = {s.value: policy(s).relaxed_limit for s in Scenario}
-    assert limits == {"SingleStream": 200_000.0, "MultiStream": 1_600_000.0, "Server": None, "Offline": None}
-    assert [s.value for s in Scenario if policy(s).latency_bound] == ["Server"]
+    assert limits == {"SingleStream": 200_000.0, "MultiStream": 1_600_000.0, "Server": None, "Offline": None,
+                      "Interactive": None}
+    assert [s.value for s in Scenario if policy(s).latency_bound] == ["Server", "Interactive"]
 
 
 def test_flags_that_replaced_scenario_names():
     def where(flag):
         return [s.value for s in Scenario if getattr(policy(s), flag)]
 
-    assert RANGED == ("SingleStream", "MultiStream", "Server", "Offline")
-    assert where("gathers_queries") == ["Server"]                     # harness.run
+    assert RANGED == ("SingleStream", "MultiStream", "Server", "Offline", "Interactive")
+    assert where("gathers_queries") == ["Server", "Interactive"]      # harness.run
     assert where("multi_sample_queries") == ["MultiStream"]           # user.conf, report queries per second
-    assert where("early_stopping") == ["SingleStream", "MultiStream", "Server"]  # submission check
+    assert where("early_stopping") == ["SingleStream", "MultiStream", "Server", "Interactive"]  # submission check
     assert where("min_samples_per_query") == ["Offline"]              # submission check
-    assert where("ranging_plot") == ["Server"]                        # report plot, its Snakemake inputs
+    assert where("ranging_plot") == ["Server", "Interactive"]         # report plot, its Snakemake inputs
     assert where("expected_latency") == ["SingleStream", "MultiStream"]  # config: tuning latency is expected
-    assert where("latency_percentile") == ["SingleStream", "MultiStream", "Server"]
+    assert where("latency_percentile") == ["SingleStream", "MultiStream", "Server", "Interactive"]
+    assert where("token_latencies_only") == ["Interactive"]           # benchmark validation
 
 
 # --- ranging -----------------------------------------------------------------------------------------------------------
@@ -284,7 +324,9 @@ def test_an_old_ranging_file_reads_back_and_keeps_its_keys(scenario, tmp_path):
     spec = _spec(scenario)
     ranging = read_ranging(spec, path)
     assert type(ranging) is policy(scenario).ranging_model()
-    assert ranging.model_dump(mode="json") == old
+    tokens = {"trials": {"__all__": {"ttft_p99_ns", "tpot_p99_ns"}}}  # LLM fields added later, None here
+    assert ranging.model_dump(mode="json", exclude=tokens) == old
+    assert all(t.ttft_p99_ns is None and t.tpot_p99_ns is None for t in ranging.trials)
     again = type(ranging).model_validate_json(ranging.model_dump_json(indent=2))
     assert again == ranging
     assert set(json.loads(ranging.model_dump_json())) == set(old)
@@ -328,7 +370,8 @@ class FakeLoadGen:
             valid, value = True, self.p50_ns * 1.2
         return SimpleNamespace(result_validity="VALID" if valid else "INVALID", metric_value=value,
                                metric=policy(s.scenario).metric.name,
-                               latency=SimpleNamespace(p50_ns=self.p50_ns, p99_ns=2 * self.p50_ns))
+                               latency=SimpleNamespace(p50_ns=self.p50_ns, p99_ns=2 * self.p50_ns),
+                               first_token_latency=None, time_per_output_token=None)  # not an LLM
 
 
 def _old_range(spec: RunSpec, fake: FakeLoadGen, steps: int = 6) -> dict:
@@ -394,6 +437,8 @@ def test_range_job_writes_what_it_wrote_before(scenario, fake, tmp_path, monkeyp
     out = tmp_path / f"{scenario}.json"
     outcome = range_job(spec, "model", "data", out, work_dir=tmp_path / "work")
     expected = _old_range(spec, FakeLoadGen(fake.throughput, fake.max_qps, fake.p50_ns))
+    for t in expected["trials"]:  # LLM token latencies came later: none for these runs
+        t.update(ttft_p99_ns=None, tpot_p99_ns=None)
     on_disk = json.loads(out.read_text())
     assert set(on_disk) == set(expected)
     assert on_disk == expected  # same keys, same values (numbers compare equal: 550 == 550.0)

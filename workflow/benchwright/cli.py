@@ -117,6 +117,15 @@ def _cmd_train_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_lm(args: argparse.Namespace) -> int:
+    from .models.lm import LMSpec, train_lm
+
+    spec = LMSpec.model_validate_json(args.spec)
+    train_lm(args.data, args.out, seed=spec.seed, threads=args.threads, parameters=spec.parameters,
+             hyperparameters=spec.hyperparameters, log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from .models.records import QuantizeSpec
     from .models.steps import quantize
@@ -635,6 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for weights.pt and record.json")
     p.add_argument("--threads", type=int, help="torch threads (the same count gives the same weights)")
     p.set_defaults(func=_cmd_train_reference)
+
+    p = sub.add_parser("train-lm", help="train the seeded language model of a `recipe: causal-lm` benchmark")
+    p.add_argument("--spec", required=True, help="parameters, hyperparameters and seed as JSON (the DAG resolves it)")
+    p.add_argument("--data", required=True, help="preprocessed corpus folder (train_tokens.npy, tokenizer.json)")
+    p.add_argument("--out", required=True, help="the model folder to write (config.json, model.safetensors, ...)")
+    p.add_argument("--threads", type=int, help="torch threads (the same count gives the same weights)")
+    p.set_defaults(func=_cmd_train_lm)
 
     p = sub.add_parser("quantize", help="post-training static INT8 quantization on the fixed calibration set")
     p.add_argument("--spec", required=True, help="architecture, parameters and calibration_sha256 as JSON")

@@ -36,6 +36,8 @@ FP32_WEIGHTS = FP32_DIR + "/weights.pt"
 """The trained FP32 weights (a state_dict)."""
 FP32_MODEL = FP32_DIR + "/{modelfile}"
 """A fetched FP32 model, by its format's file name (MODEL_FILES)."""
+LM_WEIGHTS = FP32_DIR + "/model.safetensors"
+"""The weights of a trained language model (``recipe: causal-lm``), in its transformers folder."""
 FP32_RECORD = FP32_DIR + "/record.json"
 INT8_DIR = "results/models/{benchmark}/int8"
 INT8_MODEL = INT8_DIR + "/model.pt"
@@ -82,7 +84,8 @@ REPORT_PLOTS = REPORT_DIR + "/{system}"
 REPORT_INDEX = REPORT_DIR + "/index.html"
 
 MODEL_FILES = {ModelFormat.state_dict: "weights.pt", ModelFormat.torchscript: "model.pt",
-               ModelFormat.torch_export: "model.pt2", ModelFormat.onnx: "model.onnx"}
+               ModelFormat.torch_export: "model.pt2", ModelFormat.onnx: "model.onnx",
+               ModelFormat.transformers: "model.safetensors", ModelFormat.tokenizer: "tokenizer.json"}
 """The FP32 model's file name in its folder, by format."""
 INT8_FILE = "model.pt"
 

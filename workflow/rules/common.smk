@@ -38,7 +38,8 @@ DATASET_FILES = PLAN.dataset_files()
 SYSTEMS_DIR = PLAN.campaign.paths.systems
 
 
-TRAINED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is not None]
+TRAINED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe == "reference-training"]
+TRAINED_LMS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe == "causal-lm"]
 FETCHED_WEIGHTS = [n for n, b in BENCHMARKS.items() if b.model.weights.recipe is None]
 FOLDER_DATASETS = {b.dataset.name: n for n, b in BENCHMARKS.items() if b.dataset.is_folder}
 FIXTURES = [n for n, sel in PLAN.campaign.benchmarks.items() if sel.fixture]
@@ -222,6 +223,13 @@ def reference_spec(wildcards):
         },
         sort_keys=True,
     )
+
+
+def lm_spec(wildcards):
+    """Architecture, recipe and seed of a `recipe: causal-lm` model (benchwright.models.lm.LMSpec), as JSON."""
+    bench = BENCHMARKS[wildcards.benchmark]
+    return json.dumps({"parameters": bench.model.parameters, "hyperparameters": bench.model.weights.hyperparameters,
+                       "seed": PLAN.campaign.seed}, sort_keys=True)
 
 
 def fixture_dataset_args(wildcards):

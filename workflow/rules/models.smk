@@ -24,6 +24,29 @@ rule train_reference:
         " --out {params.out:q} --threads {threads} 2> {log:q}"
 
 
+rule train_lm:
+    input:
+        data=paths.DATA,
+    output:
+        weights=paths.LM_WEIGHTS,
+        record=paths.FP32_RECORD,
+    log:
+        "logs/models/{benchmark}/train_lm.log",
+    benchmark:
+        paths.TRAIN_REFERENCE_TIMING
+    wildcard_constraints:
+        benchmark=one_of(TRAINED_LMS),
+    threads: 2
+    params:
+        spec=lm_spec,
+        out=paths.FP32_DIR,
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright train-lm --spec {params.spec:q} --data {input.data:q}"
+        " --out {params.out:q} --threads {threads} 2> {log:q}"
+
+
 rule fetch_weights:
     input:
         fixture_weights,

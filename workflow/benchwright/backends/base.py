@@ -10,7 +10,7 @@ from pydantic import PositiveInt
 
 from ..errors import BenchwrightError
 from ..schemas.base import Identifier, JsonScalar, Spec
-from ..schemas.benchmark import Backend, ModelFormat
+from ..schemas.benchmark import Backend, Endpoint, ModelFormat
 
 
 class ModelLoadError(BenchwrightError):
@@ -28,6 +28,9 @@ class ModelSpec(Spec):
 
     harness: tuple[str, ...] | None = None
     """``backend: external``: the harness command, placeholders unexpanded (benchwright.harness.external)."""
+
+    endpoint: Endpoint | None = None
+    """``backend: endpoint``: the OpenAI-compatible server that generates (its key only named, never held)."""
 
     format: ModelFormat = ModelFormat.state_dict
     """How the FP32 model is stored."""

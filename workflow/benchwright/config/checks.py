@@ -106,7 +106,9 @@ def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: s
                 out.append(Problem(bfile, "inference.mlperf_benchmark", f"maps a {bench.task.value} model to "
                                    f"`{inf.mlperf_benchmark}`, a {official.task.value} benchmark",
                                    "map it to the official benchmark of the same task."))
-            if inf.performance_sample_count < official.performance_sample_count:
+            # The open division's models of our own may run on a smaller dataset than the official one (the LM's
+            # 64 held-out passages against llama3.1-8b's 13,368); the bundle's checker run then names it.
+            if inf.performance_sample_count < official.performance_sample_count and not division.own_models:
                 out.append(Problem(bfile, "inference.performance_sample_count",
                                    f"{inf.performance_sample_count} is under the {inf.mlperf_benchmark} minimum of "
                                    f"{official.performance_sample_count}",

@@ -131,7 +131,7 @@ class Plan:
         model, sku = self.benchmarks[benchmark].model, self.systems[system]
         return ModelSpec(
             task=self.benchmarks[benchmark].task.value, backend=model.backend, format=model.format,
-            harness=model.harness.command if model.harness else None,
+            harness=model.harness.command if model.harness else None, endpoint=model.endpoint,
             architecture=model.architecture, parameters=model.parameters, inputs=model.inputs, outputs=model.outputs,
             task_parameters=model.task_parameters,
             devices=sku_devices(sku), visible_devices=visible_devices(sku), provider=sku.onnxruntime.provider,

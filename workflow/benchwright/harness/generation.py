@@ -11,10 +11,12 @@ generator (benchwright.backends.generate) that reports every token.
 from __future__ import annotations
 
 import array
+import os
 import queue
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import mlperf_loadgen as lg
@@ -163,3 +165,90 @@ class StreamingSUT:
         lg.DestroyFastSUT(self.sut)
         if self._errors:
             raise RuntimeError(f"generation failed on {len(self._errors)} batch(es); first: {self._errors[0]!r}")
+
+
+def load_generator(spec: Any, model_dir: str | os.PathLike[str]) -> Any:
+    """The run's generator: the transformers model folder ``model_dir`` on the run's first device, or the
+    benchmark's OpenAI-compatible endpoint (``backend: endpoint``), counting tokens with ``model_dir``'s
+    tokenizer.json."""
+    m = spec.model
+    if m.endpoint is not None:
+        from ..backends.endpoint import EndpointGenerator
+
+        e = m.endpoint
+        return EndpointGenerator(e.base_url, e.model, Path(model_dir) / "tokenizer.json", api_key_env=e.api_key_env,
+                                 timeout_s=e.timeout_s, max_retries=e.max_retries, concurrency=e.concurrency)
+    from ..backends.generate import TransformersGenerator
+    from ..devices import require_device
+    from .workload import cores
+
+    if m.visible_devices and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        os.environ["CUDA_VISIBLE_DEVICES"] = m.visible_devices  # before CUDA initialises
+    device = m.devices[0]
+    require_device(device, sku=spec.system)
+    threads = m.intra_op_threads or max(1, cores() // (spec.threads if device == "cpu" else 1))
+    return TransformersGenerator(model_dir, device=device, threads=threads)
+
+
+def run_generation(spec: Any, model_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str],
+                   run_dir: str | os.PathLike[str], audit_config: str | None = None,
+                   emit: Any = None) -> Any:
+    """One LoadGen run of a text-generation benchmark in this process, token latencies on: the prompts of the
+    validation split through a :class:`StreamingSUT`. LoadGen runs in a thread of its own and worker 0 in this one
+    (the thread that loaded the model; see :meth:`StreamingSUT.serve`). Returns run.RunOutcome."""
+    from ..tasks import get_task
+    from .run import _stderr
+
+    emit = emit or _stderr
+    out = Path(run_dir)
+    task = get_task(spec.model.task, spec.model.task_parameters)
+    max_new_tokens = int(task.settings["max_new_tokens"])
+    generator = load_generator(spec, model_dir)
+    try:
+        return _run(spec, generator, max_new_tokens, data_dir, out, audit_config, emit)
+    finally:
+        close = getattr(generator, "close", None)  # an endpoint's connections and threads
+        if close is not None:
+            close()
+
+
+def _run(spec: Any, generator: Any, max_new_tokens: int, data_dir: str | os.PathLike[str], out: Path,
+         audit_config: str | None, emit: Any) -> Any:
+    import time
+
+    from ..data.store import Split
+    from ..power import EnergyMeter
+    from .run import Progress, RunOutcome, _cwd, prepare_run, run_label
+    from .scenarios import policy
+
+    samples = Split(data_dir, "val", ["prompt"])
+    prompts = samples.rows(np.arange(len(samples)))[0]
+    check = getattr(generator, "check_prompts", None)  # an endpoint knows its own context
+    if check is not None:
+        check([len(p) for p in prompts], max_new_tokens, where=f"the prompts of {Path(data_dir) / 'val_prompt.npy'}")
+    described = generator.describe()
+    identity = getattr(generator, "identity", None)
+    if identity is not None:  # the served model and the server's version, for the run's provenance
+        described["served"] = identity()
+    settings, log_settings = prepare_run(spec, out, audit_config)
+    warm = time.monotonic()
+    generator.generate(list(prompts[:spec.batch_size]), max_new_tokens)  # untimed, caches nothing
+    emit(f"warm-up: one batch of {min(spec.batch_size, len(prompts))} prompts in {time.monotonic() - warm:.2f} s")
+    library = SampleLibrary(samples, min(spec.performance_sample_count, len(samples)))
+    sut = StreamingSUT(generator, library, batch_size=spec.batch_size, threads=spec.threads,
+                       max_new_tokens=max_new_tokens, batching_timeout_us=spec.batching_timeout_us,
+                       gather=policy(spec.scenario).gathers_queries, serve_in_caller=True)
+    start = time.monotonic()
+    meter = EnergyMeter()
+    try:
+        with _cwd(out), Progress(run_label(spec), sut, settings.min_duration_ms / 1000, spec.progress_interval_s,
+                                 emit), meter:
+            sut.serve(lambda: lg.StartTestWithLogSettings(sut.sut, library.qsl, settings, log_settings))
+    finally:
+        try:
+            sut.close()
+        finally:
+            library.close()
+    c = sut.counters
+    return RunOutcome(out, time.monotonic() - start, c.issued, c.completed, c.batches, meter.result(c.completed),
+                      backend=described, tokens=sut.tokens)

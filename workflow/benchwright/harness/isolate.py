@@ -68,6 +68,12 @@ def run_model(spec: Any, model_dir: str, data_dir: str, run_dir: str, audit: str
     external harness runs its command instead (benchwright.harness.external)."""
     if spec.model.harness is not None:
         return _external(spec, model_dir, data_dir, run_dir, audit, wrap_predictor)
+    if spec.model.task == "text_generation":
+        from .generation import run_generation
+
+        if wrap_predictor is not None:
+            raise ValueError("a text-generation run has a generator, not a predictor to wrap")
+        return run_generation(spec, model_dir, data_dir, run_dir, audit)
     from .run import run_loadgen
     from .workload import load_workload
 

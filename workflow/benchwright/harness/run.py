@@ -36,6 +36,8 @@ class RunOutcome:
     """What benchwright.power measured over the LoadGen test (``measured`` False where there is no source)."""
     backend: dict | None = None
     """What ran the model (backend, device, providers, threads)."""
+    tokens: int | None = None
+    """Text generation: the tokens generated over the run."""
 
 
 @contextlib.contextmanager
@@ -104,6 +106,23 @@ class Progress:
         os._exit(STALL_EXIT)
 
 
+def prepare_run(spec: RunSpec, out: Path, audit_config: str | None) -> tuple[Any, Any]:
+    """Create ``out`` and write its user.conf (and audit.config); return LoadGen's test and log settings."""
+    out.mkdir(parents=True, exist_ok=True)
+    settings = test_settings(spec, out)
+    if audit_config is not None:
+        (out / "audit.config").write_text(audit_config)  # kept beside the logs as evidence
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(out.resolve())
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False  # the trace is large and unused; the detail log carries every result
+    return settings, log_settings
+
+
+def run_label(spec: RunSpec) -> str:
+    return f"[{spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value} {spec.mode}]"
+
+
 def warm_up(predict: Predict | list[Predict], samples: Any, batch_size: int, passes: int = 3) -> float:
     """Run every batch size the SUT can form before LoadGen starts; return the seconds it took.
 
@@ -135,14 +154,7 @@ def run_loadgen(spec: RunSpec, predict: Predict | list[Predict], samples: Any, o
     ``samples``: an array in memory, or a preprocessed split on disk (benchwright.data.store.Split) that the
     sample library reads from as LoadGen loads samples. ``predict``: one predictor, or one per SUT worker."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = test_settings(spec, out)
-    if audit_config is not None:
-        (out / "audit.config").write_text(audit_config)  # kept beside the logs as evidence
-    log_settings = lg.LogSettings()
-    log_settings.log_output.outdir = str(out.resolve())
-    log_settings.log_output.copy_summary_to_stdout = False
-    log_settings.enable_trace = False  # the trace is large and unused; the detail log carries every result
+    settings, log_settings = prepare_run(spec, out, audit_config)
 
     warm_s = warm_up(predict, samples, max(spec.batch_size, spec.samples_per_query or 1))
     emit(f"warm-up: batch sizes 1..{max(spec.batch_size, spec.samples_per_query or 1)} in {warm_s:.2f} s")
@@ -150,7 +162,7 @@ def run_loadgen(spec: RunSpec, predict: Predict | list[Predict], samples: Any, o
     library = SampleLibrary(source, min(spec.performance_sample_count, len(source)))
     sut = BatchingSUT(predict, library, batch_size=spec.batch_size, threads=spec.threads,
                       batching_timeout_us=spec.batching_timeout_us, gather=policy(spec.scenario).gathers_queries)
-    label = f"[{spec.benchmark} {spec.system} {spec.scenario.value} {spec.precision.value} {spec.mode}]"
+    label = run_label(spec)
     start = time.monotonic()
     meter = EnergyMeter()
     try:

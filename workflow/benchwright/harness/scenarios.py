@@ -57,6 +57,10 @@ class RangingTrial(Spec):
     """The scenario's metric value."""
     p99_ns: int | None
     """99th percentile latency."""
+    ttft_p99_ns: int | None = None
+    """Text generation: 99th percentile time to first token."""
+    tpot_p99_ns: int | None = None
+    """Text generation: 99th percentile time per output token."""
 
 
 class Ranging(Spec):
@@ -188,16 +192,27 @@ class ScenarioPolicy:
     """Compliance: a reference score at or under this gets the relaxed threshold (short latencies are noisy)."""
     ranging_plot: bool = False
     """The report plots its ranging trials (throughput against p99 latency)."""
+    loadgen_scenario: str | None = None
+    """The LoadGen scenario it runs as, where that is another (Interactive runs as Server)."""
+    model_suffix: str = ""
+    """Appended to the benchmark's loadgen_model to find its settings in mlperf.conf (``-interactive``)."""
+    token_latencies_only: bool = False
+    """Only text generation runs it (its limits are time to first token and time per output token)."""
 
     @property
     def name(self) -> str:
         return self.scenario.value
 
+    @property
+    def loadgen_name(self) -> str:
+        """The scenario's name in LoadGen's TestScenario and in mlperf.conf / user.conf keys."""
+        return self.loadgen_scenario or self.name
+
     def test_scenario(self) -> Any:
         """LoadGen's ``TestScenario`` member (imports LoadGen)."""
         import mlperf_loadgen as lg
 
-        return getattr(lg.TestScenario, self.name)
+        return getattr(lg.TestScenario, self.loadgen_name)
 
     def conf_items(self, spec: RunSpec) -> list[tuple[str, float]]:
         """The scenario's ``key = value`` pairs of user.conf from the spec's tuning, in file order."""
@@ -356,6 +371,9 @@ POLICIES: dict[Scenario, ScenarioPolicy] = {
         Scenario.Server, Metric("completed samples per second", "samples/s", ("result_completed_samples_per_sec",))),
     Scenario.Offline: OfflinePolicy(
         Scenario.Offline, Metric("samples per second", "samples/s", ("result_samples_per_second",))),
+    Scenario.Interactive: ServerPolicy(
+        Scenario.Interactive, Metric("completed samples per second", "samples/s", ("result_completed_samples_per_sec",)),
+        loadgen_scenario="Server", model_suffix="-interactive", token_latencies_only=True, test04=False),
 }
 """The policy of every scenario (``ms`` in ``early_stopping_latency_ms`` is MultiStream; the value is in ns)."""
 

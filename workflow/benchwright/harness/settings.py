@@ -20,9 +20,10 @@ MODES = {"performance": lg.TestMode.PerformanceOnly, "accuracy": lg.TestMode.Acc
 
 def user_conf(spec: RunSpec) -> str:
     """The user.conf text: the SKU's tuning and the campaign's overrides, in LoadGen's key = value form."""
-    model, scenario = spec.loadgen_model, spec.scenario.value
-    lines = [f"# benchwright user.conf: {spec.benchmark} on {spec.system}, {scenario}, {spec.precision.value}, "
-             f"{spec.run_mode.value} mode"]
+    run_as = policy(spec.scenario)
+    model, scenario = spec.loadgen_model + run_as.model_suffix, run_as.loadgen_name
+    lines = [f"# benchwright user.conf: {spec.benchmark} on {spec.system}, {spec.scenario.value}, "
+             f"{spec.precision.value}, {spec.run_mode.value} mode"]
 
     def put(key: str, value: object, where: str = scenario) -> None:
         lines.append(f"{model}.{where}.{key} = {value}")
@@ -74,9 +75,12 @@ def test_settings(spec: RunSpec, run_dir: str | Path) -> lg.TestSettings:
     path = Path(run_dir) / "user.conf"
     atomic_write_text(path, user_conf(spec))
     settings = lg.TestSettings()
-    settings.FromConfig(str(path), spec.loadgen_model, spec.scenario.value)
-    settings.scenario = policy(spec.scenario).test_scenario()
+    run_as = policy(spec.scenario)
+    settings.FromConfig(str(path), spec.loadgen_model + run_as.model_suffix, run_as.loadgen_name)
+    settings.scenario = run_as.test_scenario()
     settings.mode = MODES[spec.mode]
+    if spec.model.task == "text_generation":
+        settings.use_token_latencies = True  # TTFT and TPOT, as MLCommons' LLM harnesses measure them
     if spec.seeds is not None:
         for key, value in spec.seeds.model_dump().items():
             setattr(settings, key, value)

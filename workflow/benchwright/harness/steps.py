@@ -150,9 +150,11 @@ def range_job(spec: RunSpec, model_dir: str | os.PathLike[str], data_dir: str | 
         # Each trial in a process of its own, so it runs with the official mlperf.conf like the real run.
         run_isolated(s, model_dir, data_dir, scratch / name)
         result = read_run(scratch / name)
+        ttft, tpot = result.first_token_latency, result.time_per_output_token
         trials.append(RangingTrial(target_qps=s.target_qps, expected_qps=s.expected_qps,
                                    validity=result.result_validity, metric=result.metric_value,
-                                   p99_ns=result.latency.p99_ns))
+                                   p99_ns=result.latency.p99_ns, ttft_p99_ns=ttft.p99_ns if ttft else None,
+                                   tpot_p99_ns=tpot.p99_ns if tpot else None))
         _log(f"ranging {s.scenario.value}: {name}: {result.metric} {result.metric_value}, {result.result_validity}")
         return result
 

@@ -20,15 +20,26 @@ from typing import Any
 import numpy as np
 
 from ..fsutil import atomic_write_json, sha256_file, staged_dir
+from pydantic import Field
+
+from ..schemas.base import JsonScalar, Spec
+from ..schemas.benchmark import LM_DEFAULTS, LM_HYPERPARAMETERS
 from .train import TrainingError, deterministic
 
-LM_DEFAULTS: dict[str, int] = {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 256}
-"""Architecture of the default LM (about 3.7 million parameters with a 2,048-token vocabulary)."""
-LM_HYPERPARAMETERS: dict[str, float] = {"epochs": 3, "batch_size": 16, "block_size": 128, "learning_rate": 2e-3,
-                                        "weight_decay": 0.01, "warmup_steps": 20}
-"""Training recipe of the default LM: AdamW over shuffled blocks of ``block_size`` tokens, linear warm-up then
-cosine decay."""
 WEIGHTS = "model.safetensors"
+
+
+class LMSpec(Spec):
+    """How ``benchwright train-lm`` trains a ``recipe: causal-lm`` model (``--spec``, resolved by the DAG)."""
+
+    parameters: dict[str, JsonScalar] = {}
+    """The benchmark's ``model.parameters`` (over LM_DEFAULTS)."""
+
+    hyperparameters: dict[str, JsonScalar] = {}
+    """The benchmark's ``model.weights.hyperparameters`` (over LM_HYPERPARAMETERS)."""
+
+    seed: int = Field(ge=0)
+    """Seed of the initial weights and of the order of training blocks (the campaign's seed)."""
 
 
 def build_lm(parameters: Mapping[str, Any], vocab_size: int, eos_token_id: int) -> Any:

@@ -123,6 +123,7 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
                 f"{_cell(f'{key}/accuracy', r.accuracy, f'{_fmt(r.accuracy)} %', acc_cls)}"
                 f"{_cell(f'{key}/accuracy_target', r.accuracy_target, f'{_fmt(r.accuracy_target)} %')}</tr>")
         out.append("</table>")
+    out += token_table(inf, system)
     stats = summary["systems"].get(system, {})
     if not tr.empty:
         out += ["<h2>Training</h2><table><tr><th>benchmark</th><th>runs</th><th>converged</th>"
@@ -158,10 +159,43 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
                "machine has one; otherwise \"not measured\" (never estimated).</li>")
     out.append("<li>Cost per 1,000 queries: the SKU's price per hour over the queries served per hour in the run "
                "(MultiStream: 8 samples per query).</li>")
+    if not _has_tokens(inf).empty:
+        out.append("<li>Text generation: fp32 weights, greedy decoding; static batching (a batch of up to the "
+                   "SKU's batch_size requests is decoded together until its last request ends); KV cache kept per "
+                   "batch, in full, for its lifetime (no paging, no eviction, no prefix sharing). TTFT and TPOT are "
+                   "LoadGen's (use_token_latencies); cost per 1,000 output tokens is the SKU's price per hour over "
+                   "the output tokens generated per hour.</li>")
     notes = sorted({n for n in inf.notes.dropna() if n})
     out += [f"<li>{html.escape(n)}</li>" for n in notes]
     out.append("</ol></body></html>")
     return "\n".join(out)
+
+
+def _has_tokens(rows: pd.DataFrame) -> pd.DataFrame:
+    if "tokens_per_s" not in rows:  # a table written before benchwright measured tokens
+        return rows.iloc[0:0]
+    return rows[rows.tokens_per_s.notna()]
+
+
+def token_table(inf: pd.DataFrame, system: str) -> list[str]:
+    """The LLM runs' token metrics: TTFT and TPOT percentiles, tokens per second, $ per 1,000 output tokens."""
+    rows = _has_tokens(inf)
+    if rows.empty:
+        return []
+    out = ["<h2>Text generation: token latencies</h2><table><tr><th>benchmark</th><th>scenario</th>"
+           "<th>precision</th><th>TTFT p50</th><th>TTFT p99</th><th>TPOT p50</th><th>TPOT p99</th>"
+           "<th>output tokens/s</th><th>cost per 1,000 output tokens</th></tr>"]
+    for r in rows.itertuples():
+        key = f"{system}/{r.benchmark}/{r.scenario}/{r.precision}"
+        cells = "".join(_cell(f"{key}/{c}", getattr(r, c), f"{_fmt(getattr(r, c))} ms")
+                        for c in ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms"))
+        out.append(f"<tr><td>{html.escape(r.benchmark)}</td><td>{r.scenario}</td><td>{r.precision}</td>{cells}"
+                   f"{_cell(f'{key}/tokens_per_s', r.tokens_per_s, f'{_fmt(r.tokens_per_s)} tokens/s')}"
+                   f"{_cell(f'{key}/cost_per_1k_tokens_usd', r.cost_per_1k_tokens_usd, _usd(r.cost_per_1k_tokens_usd))}"
+                   "</tr>")
+    out.append("</table><p class=\"note\">Offline has no per-token latencies (one query of every sample); "
+               "Interactive is LoadGen's Server under the model's tighter TTFT/TPOT limits.</p>")
+    return out
 
 
 def _usd(value: float) -> str:
@@ -200,7 +234,13 @@ def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -
                 cells.append("<td>—</td>")
             else:
                 row = next(r.itertuples())
-                cells.append(_cell(f"{s}/{bench}/{scen}/{prec}/value", row.value, _metric_text(row)))
+                text = _metric_text(row)
+                tokens = getattr(row, "tokens_per_s", math.nan)
+                if isinstance(tokens, float) and not math.isnan(tokens):
+                    text += (f"; {_fmt(tokens)} tokens/s" + (f", TTFT p99 {_fmt(row.ttft_p99_ms)} ms, TPOT p99 "
+                                                              f"{_fmt(row.tpot_p99_ms)} ms"
+                                                              if not math.isnan(row.ttft_p99_ms) else ""))
+                cells.append(_cell(f"{s}/{bench}/{scen}/{prec}/value", row.value, text))
         out.append(f"<tr><td>{html.escape(bench)}</td><td>{scen}</td><td>{prec}</td>{''.join(cells)}</tr>")
     out.append("<tr><th colspan=\"3\">" + html.escape(summary["summary_label"]) + "</th>"
                + "".join(_cell(f"{s}/summary_score", summary["systems"][s]["summary_score"]) for s in systems)

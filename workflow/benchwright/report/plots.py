@@ -72,19 +72,28 @@ def server_ranging_plot(spec_items, system: str, path: Path) -> Path | None:
             trials += [(item, t) for t in data.trials]
     if not trials:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for label in sorted({f"{i.benchmark} {i.precision}" for i, _ in trials}):
-        pts = [t for i, t in trials if f"{i.benchmark} {i.precision}" == label]
-        for valid in (True, False):
-            sel = [t for t in pts if (t.validity == "VALID") == valid]
-            if sel:
-                ax.scatter([t.target_qps for t in sel], [(t.p99_ns or 0) / 1e6 for t in sel],
-                           marker="o" if valid else "x", label=f"{label} ({'VALID' if valid else 'INVALID'})")
-    ax.set_xlabel("target QPS")
-    ax.set_ylabel("p99 latency (ms)")
-    ax.set_yscale("log")
-    ax.set_title(f"{system}: Server ranging, throughput against latency", fontsize=9)
-    ax.legend(fontsize=7)
+    # LLM trials are judged on token latencies (LoadGen's use_token_latencies): their panels are p99 TTFT and TPOT
+    panels = []
+    if any(t.ttft_p99_ns is None for _, t in trials):
+        panels.append(("p99 latency (ms)", "p99_ns", [(i, t) for i, t in trials if t.ttft_p99_ns is None]))
+    tokens = [(i, t) for i, t in trials if t.ttft_p99_ns is not None]
+    if tokens:
+        panels += [("p99 time to first token (ms)", "ttft_p99_ns", tokens),
+                   ("p99 time per output token (ms)", "tpot_p99_ns", tokens)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    for ax, (ylabel, field_name, chosen) in zip(axes[0], panels):
+        for label in sorted({f"{i.benchmark} {i.scenario} {i.precision}" for i, _ in chosen}):
+            pts = [t for i, t in chosen if f"{i.benchmark} {i.scenario} {i.precision}" == label]
+            for valid in (True, False):
+                sel = [t for t in pts if (t.validity == "VALID") == valid]
+                if sel:
+                    ax.scatter([t.target_qps for t in sel], [(getattr(t, field_name) or 0) / 1e6 for t in sel],
+                               marker="o" if valid else "x", label=f"{label} ({'VALID' if valid else 'INVALID'})")
+        ax.set_xlabel("target QPS")
+        ax.set_ylabel(ylabel)
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{system}: Server ranging, throughput against latency", fontsize=9)
     return _save(fig, path)
 
 

@@ -26,9 +26,11 @@ NOT_MEASURED = "not measured"
 COLUMNS = [
     "kind", "benchmark", "system", "scenario", "precision", "run", "run_mode", "metric", "value", "unit",
     "validity", "early_stopping_met", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "samples", "duration_s",
-    "samples_per_s", "queries_per_s", "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok",
+    "samples_per_s", "queries_per_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "tokens_per_s",
+    "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok",
     "power_source", "energy_j", "average_w", "energy_per_sample_j", "samples_per_s_per_accelerator",
     "samples_per_joule", "price_per_hour_usd", "cost_per_1k_queries_usd", "cost_per_1m_samples_usd",
+    "cost_per_1k_tokens_usd",
     "batch_size", "threads", "converged", "epochs", "code_commit", "torch", "loadgen", "image_id", "host",
     "drift", "notes",
 ]
@@ -164,6 +166,9 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
         notes.append("no price_per_hour_usd for the SKU: no cost")
     cost_s = price / 3600 if price is not None else math.nan
     latency = result.get("latency", {})
+    ttft, tpot = result.get("first_token_latency") or {}, result.get("time_per_output_token") or {}
+    tokens_per_s = result.get("tokens_per_second")
+    tokens_per_s = float(tokens_per_s) if isinstance(tokens_per_s, (int, float)) else math.nan
     return {
         "kind": "inference", "benchmark": item.benchmark, "system": item.system, "scenario": item.scenario,
         "precision": item.precision, "run": 1, "run_mode": spec.get("run_mode"), "metric": result.get("metric"),
@@ -172,7 +177,9 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
         "p50_ms": _ms(latency.get("p50_ns")), "p90_ms": _ms(latency.get("p90_ns")),
         "p99_ms": _ms(latency.get("p99_ns")), "p99_9_ms": _ms(latency.get("p99_9_ns")),
         "samples": samples, "duration_s": duration_s, "samples_per_s": samples_per_s,
-        "queries_per_s": queries_per_s, "accuracy": accuracy, "accuracy_target": item.accuracy_target,
+        "queries_per_s": queries_per_s, "ttft_p50_ms": _ms(ttft.get("p50_ns")), "ttft_p99_ms": _ms(ttft.get("p99_ns")),
+        "tpot_p50_ms": _ms(tpot.get("p50_ns")), "tpot_p99_ms": _ms(tpot.get("p99_ns")), "tokens_per_s": tokens_per_s,
+        "accuracy": accuracy, "accuracy_target": item.accuracy_target,
         "accuracy_reference": item.accuracy_reference,
         "accuracy_ok": bool(accuracy >= item.accuracy_target - 1e-9) if not math.isnan(accuracy) else None,
         "power_source": source, "energy_j": energy_j, "average_w": average_w, "energy_per_sample_j": per_sample,
@@ -182,6 +189,7 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
         "price_per_hour_usd": price if price is not None else math.nan,
         "cost_per_1k_queries_usd": cost_s / queries_per_s * 1000 if queries_per_s else math.nan,
         "cost_per_1m_samples_usd": cost_s / samples_per_s * 1e6 if samples_per_s else math.nan,
+        "cost_per_1k_tokens_usd": cost_s / tokens_per_s * 1000 if tokens_per_s > 0 else math.nan,
         "batch_size": spec.get("batch_size"), "threads": spec.get("threads"), "converged": None, "epochs": None,
         **provenance_columns(record),
         "notes": "; ".join(notes + ([] if sku.accelerators_total else ["no accelerator: nothing per accelerator"])),

@@ -37,12 +37,14 @@ JsonScalar = str | int | float | bool
 
 
 class Scenario(str, Enum):
-    """MLPerf Inference scenarios, spelled as LoadGen and the submission tree spell them."""
+    """MLPerf Inference scenarios, spelled as LoadGen and the submission tree spell them. ``Interactive`` (LLMs
+    only) is LoadGen's Server under the model's ``-interactive`` token latency limits."""
 
     SingleStream = "SingleStream"
     MultiStream = "MultiStream"
     Server = "Server"
     Offline = "Offline"
+    Interactive = "Interactive"
 
 
 class Precision(str, Enum):

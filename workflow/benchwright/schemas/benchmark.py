@@ -17,11 +17,20 @@ class Task(str, Enum):
     segmentation = "segmentation"
     language_modeling = "language_modeling"
     question_answering = "question_answering"
+    text_generation = "text_generation"
     speech_recognition = "speech_recognition"
     recommendation = "recommendation"
     graph_neural_network = "graph_neural_network"
     text_to_image = "text_to_image"
 
+
+LM_DEFAULTS: dict[str, int] = {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 256}
+"""``recipe: causal-lm``: the architecture of benchwright's small GPT-2-style LM (about 3.7 million parameters with
+a 2,048-token vocabulary); ``model.parameters`` overrides these keys."""
+LM_HYPERPARAMETERS: dict[str, float] = {"epochs": 3, "batch_size": 16, "block_size": 128, "learning_rate": 2e-3,
+                                        "weight_decay": 0.01, "warmup_steps": 20}
+"""``recipe: causal-lm``: AdamW over shuffled blocks of ``block_size`` tokens, linear warm-up then cosine decay;
+``weights.hyperparameters`` overrides these keys."""
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -132,8 +141,14 @@ class Weights(Spec):
     sha256: Sha256 | None = None
     """sha256 of the published weights."""
 
-    recipe: Literal["reference-training"] | None = None
-    """``reference-training``: a seeded training rule of the DAG produces the weights."""
+    recipe: Literal["reference-training", "causal-lm"] | None = None
+    """``reference-training``: a seeded training rule of the DAG produces the weights (the benchmark's
+    ``training`` section is the recipe). ``causal-lm``: a seeded rule trains benchwright's small GPT-2-style language
+    model (benchwright.models.lm) on the preprocessed corpus, with ``hyperparameters``."""
+
+    hyperparameters: dict[str, JsonScalar] = {}
+    """With ``recipe: causal-lm``: the training recipe over benchwright.models.lm's defaults (epochs,
+    batch_size, block_size, learning_rate, weight_decay, warmup_steps)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> Weights:
@@ -145,31 +160,47 @@ class Weights(Spec):
             raise ValueError(f"`{sources[0]}` needs the model file's `sha256` (`sha256sum FILE`)")
         if self.recipe is not None and self.sha256 is not None:
             raise ValueError("trained weights have no published `sha256`; remove it or give `url`/`path`")
+        if self.hyperparameters and self.recipe != "causal-lm":
+            raise ValueError("`hyperparameters` is the recipe of `recipe: causal-lm`; other weights take none")
+        if self.recipe == "causal-lm":
+            unknown = sorted(set(self.hyperparameters) - set(LM_HYPERPARAMETERS))
+            if unknown:
+                raise ValueError(f"unknown causal-lm hyperparameter(s) {unknown}; known: {sorted(LM_HYPERPARAMETERS)}")
         return self
 
 
 class Backend(str, Enum):
-    """What runs the model: PyTorch in-process, ONNX Runtime, or an external harness (``model.harness``) that runs
+    """What runs the model: PyTorch in-process, ONNX Runtime, a Hugging Face ``transformers`` causal LM generating
+    in-process (text_generation), an OpenAI-compatible HTTP endpoint serving it (``endpoint``: vLLM, SGLang, TGI,
+    TensorRT-LLM, ``transformers serve``), or an external harness (``model.harness``) that runs
     LoadGen itself."""
 
     torch = "torch"
     onnxruntime = "onnxruntime"
+    transformers = "transformers"
+    endpoint = "endpoint"
     external = "external"
 
 
 class ModelFormat(str, Enum):
     """How the FP32 model is stored. ``state_dict``: weights of a registered architecture (``architecture``);
     ``torchscript``: a ``torch.jit.save`` archive; ``torch_export``: a ``torch.export.save`` archive (.pt2);
-    ``onnx``: an ONNX file (onnxruntime backend)."""
+    ``onnx``: an ONNX file (onnxruntime backend); ``transformers``: a transformers model folder (config.json,
+    model.safetensors and the tokenizer's tokenizer.json); ``tokenizer``: only the served model's tokenizer.json
+    (``backend: endpoint``: the weights live on the server; the SUT counts generated tokens with it)."""
 
     state_dict = "state_dict"
     torchscript = "torchscript"
     torch_export = "torch_export"
     onnx = "onnx"
+    transformers = "transformers"
+    tokenizer = "tokenizer"
 
 
 BACKEND_FORMATS = {Backend.torch: (ModelFormat.state_dict, ModelFormat.torchscript, ModelFormat.torch_export),
                    Backend.onnxruntime: (ModelFormat.onnx,),
+                   Backend.transformers: (ModelFormat.transformers,),
+                   Backend.endpoint: (ModelFormat.tokenizer, ModelFormat.transformers),
                    Backend.external: (ModelFormat.onnx, ModelFormat.torchscript, ModelFormat.torch_export)}
 """The model formats each backend loads."""
 
@@ -184,12 +215,63 @@ class ExternalHarness(Spec):
     (README: "External inference harnesses" lists them). Environment variables are expanded."""
 
 
+_SECRET_KEYS = ("api_key", "apikey", "key", "token", "api_token", "password", "authorization", "bearer")
+
+
+class Endpoint(Spec):
+    """An OpenAI-compatible completions endpoint serving the model (``backend: endpoint``): ``POST
+    {base_url}/completions``, streamed, the prompt as token ids. The API key is never part of the campaign."""
+
+    base_url: str
+    """The API root, e.g. ``http://127.0.0.1:8000/v1`` (http or https)."""
+
+    model: NonEmptyStr
+    """The model name the server serves it under (the request's ``model``)."""
+
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable that holds the API key (e.g. ``OPENAI_API_KEY``); unset: no key is sent."""
+
+    timeout_s: PositiveFloat = 60.0
+    """Connect and read timeout of a request (no chunk for this long fails the run)."""
+
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Re-sends of a request refused before its first byte (never after: a cut stream fails the run)."""
+
+    concurrency: PositiveInt = Field(default=8, le=4096)
+    """Requests in flight at once."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_in_yaml(cls, data: object) -> object:
+        if isinstance(data, dict):
+            secret = sorted(k for k in data if str(k).lower().replace("-", "_") in _SECRET_KEYS)
+            if secret:
+                raise ValueError(f"`{secret[0]}`: an API key never goes into the campaign or benchmark file (they "
+                                 "are copied into logs and bundles); remove it, set `api_key_env: NAME` and export "
+                                 "NAME=<key> in the environment the jobs run in")
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL; give the server's OpenAI-compatible API root, e.g. "
+                             "http://127.0.0.1:8000/v1")
+        return value.rstrip("/")
+
+
 class Model(Spec):
     backend: Backend = Backend.torch
-    """What runs the model (``external``: the command of ``harness``)."""
+    """What runs the model (``external``: the command of ``harness``; ``endpoint``: the server of ``endpoint``)."""
 
     harness: ExternalHarness | None = None
     """With ``backend: external``: the harness that runs LoadGen."""
+
+    endpoint: Endpoint | None = None
+    """With ``backend: endpoint``: the OpenAI-compatible server that generates."""
 
     format: ModelFormat = ModelFormat.state_dict
     """How the FP32 model file is stored; must be one the backend loads."""
@@ -219,15 +301,25 @@ class Model(Spec):
     def _consistent(self) -> Model:
         if (self.backend is Backend.external) != (self.harness is not None):
             raise ValueError("`backend: external` and `harness` go together: give both, or neither")
+        if (self.backend is Backend.endpoint) != (self.endpoint is not None):
+            raise ValueError("`backend: endpoint` and `endpoint` go together: give both, or neither")
         if self.format not in BACKEND_FORMATS[self.backend]:
             allowed = ", ".join(f.value for f in BACKEND_FORMATS[self.backend])
             raise ValueError(f"the {self.backend.value} backend does not load `format: {self.format.value}`; use one "
                              f"of: {allowed}")
         if self.format is ModelFormat.state_dict and self.architecture is None:
             raise ValueError("`format: state_dict` needs the registered `architecture` the weights belong to")
-        if self.weights.recipe is not None and self.format is not ModelFormat.state_dict:
+        if self.weights.recipe == "reference-training" and self.format is not ModelFormat.state_dict:
             raise ValueError("`weights.recipe: reference-training` trains a registered architecture: use "
                              "`format: state_dict`")
+        if self.weights.recipe == "causal-lm" and self.format is not ModelFormat.transformers:
+            raise ValueError("`weights.recipe: causal-lm` makes a transformers model folder: use "
+                             "`backend: transformers` and `format: transformers`")
+        if self.weights.recipe == "causal-lm":
+            unknown = sorted(set(self.parameters) - set(LM_DEFAULTS))
+            if unknown:
+                raise ValueError(f"unknown causal-lm parameter(s) {unknown} in `parameters`; known: "
+                                 f"{sorted(LM_DEFAULTS)}")
         return self
 
 
@@ -250,9 +342,9 @@ class Calibration(Spec):
 
 
 class Accuracy(Spec):
-    metric: Literal["top1", "f1", "exact_match"]
+    metric: Literal["top1", "f1", "exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum"]
     """Accuracy metric computed by the task's accuracy script (image_classification: top1; question_answering:
-    f1, the one MLPerf's bert target applies to, or exact_match)."""
+    f1, the one MLPerf's bert target applies to, or exact_match; text_generation: ROUGE-1/2/L/Lsum)."""
 
     reference: float = Field(gt=0, le=100)
     """Accuracy of the FP32 reference model, in percent."""
@@ -435,6 +527,14 @@ class Benchmark(Spec):
     def _has_a_part(self) -> Benchmark:
         if self.inference is None and self.training is None:
             raise ValueError("a benchmark needs an `inference` part, a `training` part, or both")
+        if self.inference and Scenario.Interactive in self.inference.scenarios \
+                and self.task is not Task.text_generation:
+            raise ValueError("`Interactive` is a scenario of LLMs (LoadGen's Server under the model's time-to-first-"
+                             f"token and time-per-output-token limits); remove it from this {self.task.value} benchmark")
+        generates = self.model.backend in (Backend.transformers, Backend.endpoint)
+        if generates != (self.task is Task.text_generation) and self.model.backend is not Backend.external:
+            raise ValueError("`backend: transformers` and `backend: endpoint` generate text: they are the backends of "
+                             "`task: text_generation`, and text_generation runs on them (or on an external harness)")
         if self.model.weights.recipe == "reference-training" and self.training is None:
             raise ValueError("`model.weights.recipe: reference-training` needs a `training` section (the recipe)")
         if self.inference and Precision.int8 in self.inference.precisions and self.calibration is None:
@@ -464,6 +564,6 @@ class Benchmark(Spec):
 
 
 __all__ = [
-    "BACKEND_FORMATS", "Accuracy", "Backend", "ExternalHarness", "ExternalTraining", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
+    "BACKEND_FORMATS", "LM_DEFAULTS", "LM_HYPERPARAMETERS", "Accuracy", "Endpoint", "Backend", "ExternalHarness", "ExternalTraining", "Benchmark", "ModelFormat", "Calibration", "Dataset", "DatasetFile", "Inference", "Model",
     "Fixture", "FixtureDataset", "FixtureModel", "Preprocessing", "ScenarioSpec", "Task", "Training", "Weights",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from .base import Division, Identifier, NonEmptyStr, Precision, Scenario, Spec
 from .benchmark import Task
@@ -32,6 +32,16 @@ class LoadGenSeeds(Spec):
     """Seed of the query arrival schedule (Server's Poisson arrivals)."""
 
 
+class TokenLatencyLimits(Spec):
+    """An LLM scenario's p99 token latency limits."""
+
+    ttft: PositiveFloat
+    """Time to first token, ms."""
+
+    tpot: PositiveFloat
+    """Time per output token, ms."""
+
+
 class OfficialInferenceBenchmark(Spec):
     task: Task
     """The task; a model of our own maps to the official benchmark of the same task."""
@@ -50,6 +60,10 @@ class OfficialInferenceBenchmark(Spec):
 
     server_latency_ms: float
     """Server p99 latency bound."""
+
+    token_latency_limits_ms: dict[Scenario, TokenLatencyLimits] = {}
+    """LLMs: the p99 time-to-first-token and time-per-output-token limits per scenario (Server, Interactive), as
+    LoadGen's mlperf.conf sets them for the model."""
 
     compliance_tests: tuple[NonEmptyStr, ...] = ()
     """Compliance tests the closed division requires (TEST01, TEST04, ...)."""
