@@ -119,7 +119,7 @@ class Plan:
             samples_per_query=constraints.samples_per_query,
             performance_sample_count=inf.performance_sample_count,
             min_duration_ms=self.min_duration_ms() if smoke or c.loadgen.min_duration_ms else None,
-            min_query_count=c.loadgen.min_query_count,
+            min_query_count=c.loadgen.min_query_count or (self.rules.inference.smoke.min_query_count if smoke else None),
             seeds=c.loadgen.seeds,
         )
 

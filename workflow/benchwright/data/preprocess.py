@@ -242,6 +242,20 @@ def _pydoc_topics_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Out
     pydoc_topics_v1(inputs, params, out)
 
 
+def _cnn_dailymail_v1(inputs: Sequence[Path], params: Mapping[str, Any], out: Output) -> None:
+    """MLCommons' cnn_eval.json + the model's tokenizer.json -> llama3.1-8b's prompts and references
+    (benchwright.data.cnn)."""
+    from .cnn import cnn_dailymail_v1
+
+    cnn_dailymail_v1(inputs, params, out)
+
+
+def _cnn_expects(folder: Path, params: Mapping[str, Any]) -> list[str]:
+    from .cnn import DATASET_FILE, TOKENIZER_FILE
+
+    return [DATASET_FILE, TOKENIZER_FILE]
+
+
 PREPROCESSORS: dict[str, Preprocessor] = {
     "digits": Preprocessor("digits", 1, _digits_v1, {"val_count": 1024, "split_seed": 0, "mean": 0.0, "std": 1.0}),
     "imagenet": Preprocessor("imagenet", 2, _imagenet_v2, {"image_size": 224, "scale": 87.5, "count": 0,
@@ -252,6 +266,8 @@ PREPROCESSORS: dict[str, Preprocessor] = {
     "pydoc-topics": Preprocessor("pydoc-topics", 1, _pydoc_topics_v1,
                                  {"vocab_size": 2048, "val_topics": 8, "split_seed": 0, "prompt_tokens": 64,
                                   "continuation_tokens": 32, "val_count": 0}, streams=True),
+    "cnn-dailymail": Preprocessor("cnn-dailymail", 1, _cnn_dailymail_v1, {"count": 0}, streams=True,
+                                  expects=_cnn_expects),
 }
 
 

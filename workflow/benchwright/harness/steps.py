@@ -176,14 +176,16 @@ def accuracy_job(run_dir: str | os.PathLike[str], data_dir: str | os.PathLike[st
 
     ``fixture``: the run is on `benchwright fixture` stand-ins (a random-weight model), which cannot reach the
     target: accuracy.txt is written whatever the score, and a miss is logged, not raised."""
-    from ..data.store import load_array
+    from ..data.store import open_array
     from ..fsutil import atomic_write_text
     from ..tasks import get_task
     from .accuracy import AccuracyBelowTarget, check_accuracy, read_accuracy_log
 
     log = Path(run_dir) / "mlperf_log_accuracy.json"
     kind = get_task(task)
-    samples = len(load_array(data_dir, "val", kind.labels[0]))
+    labels = open_array(data_dir, "val", kind.labels[0])  # fixed-shape or ragged: one row per sample
+    samples = len(labels)
+    labels.close()
     score = kind.score(read_accuracy_log(log), data_dir, metric)
     text = f"{score.text}\nhash={sha256_file(log)}\n"
     _log(text.rstrip())

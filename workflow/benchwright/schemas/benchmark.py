@@ -24,11 +24,11 @@ class Task(str, Enum):
     text_to_image = "text_to_image"
 
 
-LM_DEFAULTS: dict[str, int] = {"n_layer": 4, "n_head": 4, "n_embd": 256, "n_positions": 256}
-"""``recipe: causal-lm``: the architecture of benchwright's small GPT-2-style LM (about 3.7 million parameters with
+LM_DEFAULTS: dict[str, int] = {"n_layer": 2, "n_head": 4, "n_embd": 256, "n_positions": 256}
+"""``recipe: causal-lm``: the architecture of benchwright's small GPT-2-style LM (about 2.2 million parameters with
 a 2,048-token vocabulary); ``model.parameters`` overrides these keys."""
-LM_HYPERPARAMETERS: dict[str, float] = {"epochs": 3, "batch_size": 16, "block_size": 128, "learning_rate": 2e-3,
-                                        "weight_decay": 0.01, "warmup_steps": 20}
+LM_HYPERPARAMETERS: dict[str, float] = {"epochs": 5, "batch_size": 4, "block_size": 128, "learning_rate": 1.5e-3,
+                                        "weight_decay": 0.01, "warmup_steps": 50}
 """``recipe: causal-lm``: AdamW over shuffled blocks of ``block_size`` tokens, linear warm-up then cosine decay;
 ``weights.hyperparameters`` overrides these keys."""
 

@@ -45,7 +45,8 @@ class LoadGenOverrides(Spec):
     """Minimum duration of a performance run (smoke default: the rules' smoke value)."""
 
     min_query_count: PositiveInt | None = None
-    """Minimum query count of a performance run."""
+    """Minimum query count of a performance run (smoke default: the rules' smoke value; submission default: the
+    model's own in LoadGen's mlperf.conf)."""
 
     seeds: LoadGenSeeds | None = None
     """Seed override; never allowed in submission mode."""

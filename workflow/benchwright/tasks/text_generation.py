@@ -60,7 +60,7 @@ class TextGeneration(Task):
     inputs: ClassVar[tuple[ArraySpec, ...]] = (ArraySpec("prompt", "int32", (None,)),)
     outputs: ClassVar[tuple[str, ...]] = ("tokens",)
     labels: ClassVar[tuple[str, ...]] = ("reference",)
-    preprocessors: ClassVar[tuple[str, ...]] = ("pydoc-topics",)
+    preprocessors: ClassVar[tuple[str, ...]] = ("pydoc-topics", "cnn-dailymail")
     metrics: ClassVar[tuple[str, ...]] = (*ROUGE_KEYS, "tokens_per_sample")
     parameters: ClassVar[dict[str, int | float | str | bool]] = {"max_new_tokens": 32}
 
@@ -74,8 +74,14 @@ class TextGeneration(Task):
 
         if metric not in self.metrics:
             raise ValueError(f"the text_generation task has no metric {metric!r}; use one of {self.metrics}")
+        from ..data.store import open_array
+
         data = Path(data_dir)
-        references = np.load(data / "val_reference.npy", allow_pickle=False)
+        stored = open_array(data, "val", "reference")
+        references = stored.rows(np.arange(len(stored)))
+        stored.close()
+        texts = data / "references.json"  # the dataset's own reference texts, where it has them (cnn-dailymail)
+        reference_texts = json.loads(texts.read_text(encoding="utf-8")) if texts.is_file() else None
         tokenizer = Tokenizer.from_file(str(data / "tokenizer.json"))
         generated: dict[int, np.ndarray] = {}
         for entry in entries:  # a sample logged twice: its first response counts, as the reference dedups
@@ -91,7 +97,8 @@ class TextGeneration(Task):
                 generated[index] = np.frombuffer(raw, dtype="<i4")
         order = sorted(generated)
         predictions = tokenizer.decode_batch([generated[i].tolist() for i in order], skip_special_tokens=True)
-        targets = tokenizer.decode_batch([references[i].tolist() for i in order], skip_special_tokens=True)
+        targets = ([reference_texts[i] for i in order] if reference_texts is not None else
+                   tokenizer.decode_batch([references[i].tolist() for i in order], skip_special_tokens=True))
         metrics, gen_len, splitter = rouge_scores(predictions, targets)
         tokens = sum(len(generated[i]) for i in order)
         metrics.update({"gen_len": gen_len, "gen_num": len(order),
