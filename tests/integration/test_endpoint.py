@@ -147,3 +147,47 @@ def test_bad_endpoint_settings_are_refused(lm, monkeypatch):
         EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "tokenizer.json", api_key_env=KEY_ENV)
     with pytest.raises(EndpointError, match="tokenizer.json"):
         EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "missing.json")
+
+
+def _endpoint_spec(base_url: str, scenario: str, **endpoint):
+    from benchwright.harness.spec import RunSpec
+
+    return RunSpec(benchmark="pydoc-lm", system="cpu-host", loadgen_model="llama3_1-8b", scenario=scenario,
+                   mode="performance", precision="fp32", run_mode="smoke", performance_sample_count=64,
+                   min_duration_ms=300, min_query_count=8, batch_size=4, threads=1, batching_timeout_us=2000,
+                   target_qps=20, expected_qps=20, progress_interval_s=60,
+                   model={"task": "text_generation", "backend": "endpoint", "format": "transformers",
+                          "task_parameters": {"max_new_tokens": NEW_TOKENS},
+                          "endpoint": {"base_url": base_url, "model": "tiny-lm", "api_key_env": KEY_ENV,
+                                       "timeout_s": 5, "max_retries": 0, "concurrency": 4, **endpoint}})
+
+
+@pytest.mark.parametrize("scenario", ["Offline", "Server"])
+def test_the_dags_loadgen_step_through_the_endpoint(server, lm, tmp_path, monkeypatch, scenario):
+    from benchwright.harness.steps import loadgen_job
+
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    record = loadgen_job(_endpoint_spec(server.base_url, scenario), lm[0], lm[1], tmp_path / "run",
+                         require_valid=False)
+    assert record["backend"]["backend"] == "openai-endpoint"
+    assert record["backend"]["served"]["served_models"] == ["tiny-lm"]  # the endpoint's identity, in provenance
+    assert record["result"]["tokens_per_second"] > 0
+    if scenario == "Server":
+        assert record["result"]["first_token_latency"]["p99_ns"] > 0
+    text = "".join(p.read_text(errors="replace") for p in (tmp_path / "run").rglob("*") if p.is_file())
+    assert SECRET not in text and KEY_ENV in (tmp_path / "run/record.json").read_text()  # named, never held
+
+
+@pytest.mark.parametrize("mode", ["fail500", "cut", "silent"])
+def test_a_failed_endpoint_run_leaves_nothing_at_the_output(lm, tmp_path, monkeypatch, mode):
+    from benchwright.harness.steps import loadgen_job
+
+    bad = Server(lm[0], mode)
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    try:
+        with pytest.raises(Exception, match="generation failed|HTTP 500|broke off|no first chunk") as caught:
+            loadgen_job(_endpoint_spec(bad.base_url, "Offline", timeout_s=2), lm[0], lm[1], tmp_path / "run")
+        assert SECRET not in str(caught.value)
+        assert list(tmp_path.iterdir()) == []  # no run folder, no staging folder left behind
+    finally:
+        bad.stop()

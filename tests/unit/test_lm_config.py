@@ -23,7 +23,7 @@ def test_the_lm_campaign_plans_three_llm_scenarios(config_tree):
     assert spec.loadgen_model == "llama3_1-8b" and spec.model.task == "text_generation"
     assert (spec.model.backend.value, spec.model.format.value) == ("transformers", "transformers")
     assert spec.model.task_parameters == {"max_new_tokens": 32}
-    assert (spec.batch_size, spec.threads, spec.target_qps) == (8, 1, 10)
+    assert (spec.batch_size, spec.threads, spec.target_qps) == (8, 1, 40)
     bench = plan.benchmarks["pydoc-lm"]
     assert bench.model.weights.recipe == "causal-lm" and bench.accuracy.metric == "rougeL"
     official = plan.rules.inference.benchmarks["llama3.1-8b"]
@@ -80,3 +80,25 @@ def test_an_api_key_in_the_yaml_is_refused_without_echoing_it(config_tree):
 def test_an_endpoint_url_that_is_not_http_is_refused(config_tree):
     rejected(_endpoint(config_tree, base_url="grpc://127.0.0.1:8001"), file="config/benchmarks/pydoc-lm.yaml",
              field="model.endpoint.base_url", message="is not an http(s) URL", fix="")
+
+
+def test_smoke_runs_are_short_but_can_meet_early_stopping(config_tree):
+    from benchwright.harness.scenarios import early_stopping_min_queries
+
+    # LoadGen's early stopping with every query under the bound: p^n <= 1 - 0.99
+    assert (early_stopping_min_queries(99), early_stopping_min_queries(90)) == (459, 44)
+    plan = lm_campaign(config_tree).load()
+    counts = {s: plan.run_spec("pydoc-lm", "cpu-host", s, "fp32", "performance").min_query_count
+              for s in ("Offline", "Server", "Interactive")}
+    # Offline: one pass over the 64 performance samples, not mlperf.conf's whole llama3.1-8b dataset (13,368)
+    assert counts == {"Offline": 64, "Server": 459, "Interactive": 459}
+    config_tree.campaign["benchmarks"] = {"digits-cnn": {"systems": ["cpu-host"], "precisions": ["fp32"],
+                                                         "scenarios": ["SingleStream", "MultiStream", "Offline"]}}
+    digits = config_tree.load()
+    # the image benchmark keeps LoadGen's own minimums (resnet50: 100, 662, 24,576)
+    assert {s: digits.run_spec("digits-cnn", "cpu-host", s, "fp32", "performance").min_query_count
+            for s in ("SingleStream", "MultiStream", "Offline")} == dict.fromkeys(
+        ("SingleStream", "MultiStream", "Offline"))
+    config_tree.campaign["loadgen"] = {"min_query_count": 2000}  # a campaign's own value wins
+    assert lm_campaign(config_tree).load().run_spec("pydoc-lm", "cpu-host", "Server", "fp32",
+                                                    "performance").min_query_count == 2000

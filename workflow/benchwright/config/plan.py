@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import paths
-from ..harness.scenarios import policy
+from ..harness.scenarios import early_stopping_min_queries, policy
 from ..schemas import Benchmark, Campaign, RunRules, System
 from ..schemas.base import Precision, RunMode, Scenario
 
@@ -119,7 +119,9 @@ class Plan:
             samples_per_query=constraints.samples_per_query,
             performance_sample_count=inf.performance_sample_count,
             min_duration_ms=self.min_duration_ms() if smoke or c.loadgen.min_duration_ms else None,
-            min_query_count=c.loadgen.min_query_count or (self.rules.inference.smoke.min_query_count if smoke else None),
+            min_query_count=c.loadgen.min_query_count or (
+                self.smoke_min_query_count(benchmark, scenario, constraints.target_latency_percentile)
+                if smoke else None),
             seeds=c.loadgen.seeds,
         )
 
@@ -161,6 +163,19 @@ class Plan:
             implementation_config=(f"{c.paths.benchmarks}/{training.implementation.config}"
                                    if training.implementation and training.implementation.config else None),
         )
+
+    def smoke_min_query_count(self, benchmark: str, scenario: str, percentile: float) -> int | None:
+        """A smoke run's minimum query count (None: the model's own in LoadGen's mlperf.conf). A scenario judged
+        with early stopping gets at least the queries early stopping needs at its percentile (Server p99: 459), so a
+        short run can be VALID. An LLM's Offline gets one pass over its performance sample set: mlperf.conf's
+        minimum is the whole dataset (13,368 prompts for llama3.1-8b), far from a short run."""
+        rules = self.rules.inference
+        if not policy(scenario).early_stopping:
+            bench = self.benchmarks[benchmark]
+            return bench.inference.performance_sample_count if bench.task.value == "text_generation" else None
+        official = rules.min_query_count.get(Scenario(policy(scenario).loadgen_name), 1)
+        needed = early_stopping_min_queries(percentile)
+        return needed if needed > official else None
 
     def min_duration_ms(self) -> int:
         """LoadGen's minimum duration for performance runs in this campaign's mode."""

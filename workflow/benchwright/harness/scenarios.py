@@ -105,9 +105,10 @@ class OfflineRanging(Ranging):
 
 
 class ServerRanging(Ranging):
-    """Server: the highest VALID QPS found by bisection under the Offline throughput, and the QPS to run at."""
+    """Server (and Interactive, LoadGen's Server under tighter token latency limits): the highest VALID QPS found by
+    bisection under the Offline throughput, and the QPS to run at."""
 
-    scenario: Literal["Server"]
+    scenario: Literal["Server", "Interactive"]
     max_valid_qps: float
     """Highest QPS whose trial was VALID."""
     target_qps: float
@@ -118,6 +119,16 @@ class ServerRanging(Ranging):
 
 Trial = Callable[["RunSpec", str], Any]
 """Runs one named short LoadGen run of a ranging and returns its RunResult (see steps.range_job)."""
+
+
+EARLY_STOPPING_CONFIDENCE = 0.99
+"""LoadGen's early-stopping confidence."""
+
+
+def early_stopping_min_queries(percentile: float, confidence: float = EARLY_STOPPING_CONFIDENCE) -> int:
+    """The fewest queries with which LoadGen's early stopping can be satisfied at ``percentile`` (in percent): all
+    of them under the bound, and p^n <= 1 - confidence (p99: 459 queries, p90: 44)."""
+    return math.ceil(math.log(1 - confidence) / math.log(percentile / 100))
 
 
 def short_run(spec: RunSpec, **update: Any) -> RunSpec:
@@ -392,5 +403,5 @@ RANGED: tuple[str, ...] = scenarios_where(lambda p: p.ranged)
 """Scenarios whose performance run reads a ranging result."""
 
 
-__all__ = ["POLICIES", "RANGED", "InvalidRun", "LatencyRanging", "Metric", "OfflineRanging", "Ranging",
+__all__ = ["POLICIES", "RANGED", "early_stopping_min_queries", "InvalidRun", "LatencyRanging", "Metric", "OfflineRanging", "Ranging",
            "RangingTrial", "ScenarioPolicy", "ServerRanging", "policy", "scenarios_where", "short_run"]
