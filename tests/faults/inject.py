@@ -53,7 +53,8 @@ BIN = Path(sys.executable).parent
 # Stages of the campaign, by rule. Kills are spread so that each of them is hit at least once.
 STAGES: dict[str, tuple[str, ...]] = {
     "data": ("detect_system", "download", "unpack", "preprocess"),
-    "training": ("train_reference", "fetch_weights", "train_run", "training_compliance", "training_score"),
+    "training": ("train_reference", "train_lm", "fetch_weights", "train_run", "training_compliance",
+                 "training_score"),
     "quantization": ("quantize_int8",),
     "loadgen": ("range_performance", "loadgen_performance", "loadgen_accuracy", "accuracy_check", "compliance_test"),
     "bundle/report": ("submission_bundle", "submission_check", "submission_publish", "report_table", "report_sku",

@@ -26,7 +26,7 @@ def rejected(tree, *, file: str, field: str, message: str, fix: str):
 def test_default_campaign_is_valid(config_tree):
     plan = config_tree.load()
     assert plan.campaign.mode.value == "smoke"
-    assert len(plan.inference_jobs) == 8  # 4 scenarios x 2 precisions on cpu-host
+    assert len(plan.inference_jobs) == 8 + 3  # digits: 4 scenarios x 2 precisions; the LM: 3 scenarios
     assert plan.training_jobs == (("digits-cnn", "cpu-host"),)
     seeds = plan.training_seeds("digits-cnn")
     assert len(seeds) == 5 and len(set(seeds)) == 5

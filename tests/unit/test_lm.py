@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchwright.data.preprocess import preprocess
+from benchwright.fsutil import sha256_file
 from benchwright.models.lm import WEIGHTS, build_lm, train_lm
 from benchwright.models.train import TrainingError
 
@@ -32,12 +33,13 @@ def trained(corpus, tmp_path_factory):
     return out, train_lm(corpus, out, seed=3, threads=1, parameters=TINY, hyperparameters=RECIPE, log=lambda m: None)
 
 
-def test_training_learns_and_records_its_recipe(trained):
+def test_training_learns_and_records_its_recipe(trained, corpus):
     out, record = trained
     first, last = record["epochs"][0], record["epochs"][-1]
     assert last["val_loss"] < first["val_loss"] < np.log(512)  # better than a uniform guess, and improving
     assert record["parameters"] == TINY and record["hyperparameters"]["epochs"] == 2 and record["seed"] == 3
     assert json.loads((out / "record.json").read_text()) == record
+    assert record["data_manifest_sha256"] == sha256_file(corpus / "manifest.json")  # provenance: what it learnt from
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "generation_config.json", WEIGHTS, "record.json",
                                                     "tokenizer.json"]
 

@@ -22,7 +22,7 @@ def test_the_lm_campaign_plans_three_llm_scenarios(config_tree):
     spec = plan.run_spec("pydoc-lm", "cpu-host", "Interactive", "fp32", "performance")
     assert spec.loadgen_model == "llama3_1-8b" and spec.model.task == "text_generation"
     assert (spec.model.backend.value, spec.model.format.value) == ("transformers", "transformers")
-    assert spec.model.task_parameters == {"max_new_tokens": 32}
+    assert spec.model.task_parameters == {"max_new_tokens": 16}
     assert (spec.batch_size, spec.threads, spec.target_qps) == (8, 1, 40)
     bench = plan.benchmarks["pydoc-lm"]
     assert bench.model.weights.recipe == "causal-lm" and bench.accuracy.metric == "rougeL"

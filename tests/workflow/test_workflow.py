@@ -93,6 +93,7 @@ def test_default_campaign_runs_and_a_second_run_has_nothing_to_do(default_campai
     detected = json.loads((workdir / "results/systems/cpu-host/detected.json").read_text())
     assert detected["system"] == "cpu-host" and detected["differences"] == []
     _assert_inference_results(workdir)
+    _assert_llm_results(workdir)
     _assert_training_results(workdir)
     _assert_bundle(workdir)
     _assert_report(workdir)
@@ -126,18 +127,49 @@ def _assert_inference_results(workdir):
                 assert accuracy >= 0.99 * fp32_accuracy[scenario]
 
 
+LM_SCENARIOS = ("Offline", "Server", "Interactive")
+
+
+def _assert_llm_results(workdir):
+    """The default LM: trained in the DAG, then Offline, Server and Interactive with LoadGen's token latencies
+    (TTFT, TPOT, tokens/s), every run VALID, ROUGE accuracy at or above the target."""
+    model = workdir / "results/models/pydoc-lm/fp32"
+    assert {"config.json", "model.safetensors", "tokenizer.json", "record.json"} <= {p.name for p in model.iterdir()}
+    for scenario in LM_SCENARIOS:
+        base = workdir / "results/inference/cpu-host/pydoc-lm/fp32" / scenario
+        record = json.loads((base / "performance/record.json").read_text())
+        result = record["result"]
+        assert result["result_validity"] == "VALID", (scenario, result.get("invalid_reason"))
+        assert result["tokens_per_second"] > 0 and record["backend"]["backend"] == "transformers"
+        assert record["model_sha256"] == sha256_file(model / "model.safetensors")
+        detail = (base / "performance/mlperf_log_detail.txt").read_text()
+        assert '"key": "requested_use_token_latencies", "value": true' in detail
+        if scenario != "Offline":
+            assert 0 < result["first_token_latency"]["p99_ns"] and 0 < result["time_per_output_token"]["p99_ns"]
+            assert result["early_stopping_met"] is True
+        assert ("llama3_1-8b-interactive.Server." in (base / "performance/user.conf").read_text()) == \
+            (scenario == "Interactive")
+        scores = json.loads((base / "accuracy.txt").read_text().splitlines()[0])
+        assert scores["gen_num"] == 64 and scores["rougeL"] >= 0.99 * 10.676 - 1e-9
+
+
 def _assert_report(workdir):
     """The results table (a row per inference configuration and per training run), the plots and the pages."""
     import pandas as pd
 
     report = workdir / "results/report"
     table = pd.read_csv(report / "results.csv")
-    assert len(table[table.kind == "inference"]) == 8 and len(table[table.kind == "training"]) == 5
+    assert len(table[table.kind == "inference"]) == 8 + 3 and len(table[table.kind == "training"]) == 5
     assert set(table[table.kind == "inference"].validity) == {"VALID"}
+    lm = table[table.benchmark == "pydoc-lm"].set_index("scenario")
+    assert (lm.tokens_per_s > 0).all() and (lm.cost_per_1k_tokens_usd > 0).all()
+    assert (lm.loc[["Server", "Interactive"], ["ttft_p99_ms", "tpot_p99_ms"]] > 0).all().all()
+    assert table[table.benchmark == "digits-cnn"].tokens_per_s.isna().all()
     plots = sorted(p.name for p in (report / "cpu-host").iterdir() if not p.name.startswith("."))  # Snakemake's mark
     assert plots == ["accuracy.png", "latency.png", "server_ranging.png", "time_to_train.png"]
     page = (report / "cpu-host.html").read_text()
     assert "not measured" in page or "mJ" in page
+    assert "Text generation: token latencies" in page and "cost per 1,000 output tokens" in page
     assert "cpu-host.html" in (report / "index.html").read_text()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["systems"]["cpu-host"]["training"]["digits-cnn"]["n"] == 5
@@ -157,14 +189,19 @@ def _assert_bundle(workdir):
     assert (published / "default.tar.gz").read_bytes() == (workdir / "results/submission/default/default.tar.gz"
                                                            ).read_bytes()
     assert (published / "check.txt").read_text().splitlines()[-1].startswith(
-        "PASS: results/submission/default/bundle (smoke mode, not submittable): 8 inference results, 1 training")
+        "PASS: results/submission/default/bundle (smoke mode, not submittable): 11 inference results, 1 training")
     report = check_bundle(published / "bundle")
     assert report.ok and not report.submittable, report.text()
     assert check_bundle(published / "default.tar.gz").ok
     assert "SUCCESS" in check_training_package(published / "bundle/training/benchwright", "4.1.0")
     results = published / "bundle/inference/open/benchwright/results/cpu-host"
-    assert sorted(p.name for p in results.iterdir()) == ["digits-cnn-fp32", "digits-cnn-int8"]
+    assert sorted(p.name for p in results.iterdir()) == ["digits-cnn-fp32", "digits-cnn-int8", "pydoc-lm-fp32"]
     assert all(len(list((results / m).iterdir())) == 4 for m in ("digits-cnn-fp32", "digits-cnn-int8"))
+    lm = results / "pydoc-lm-fp32"
+    assert sorted(p.name for p in lm.iterdir()) == sorted(LM_SCENARIOS)  # Interactive by its own name
+    for scenario in LM_SCENARIOS:
+        assert '"key": "requested_use_token_latencies", "value": true' in (
+            lm / scenario / "performance/run_1/mlperf_log_detail.txt").read_text()
     _assert_provenance(workdir, published)
 
 
@@ -174,7 +211,7 @@ def _assert_provenance(workdir, published):
     from benchwright.submission.verify import verify
 
     result = verify(published)
-    assert result.ok and result.counts["provenance records"] == 8 + 5, result.text()
+    assert result.ok and result.counts["provenance records"] == 8 + 3 + 5, result.text()
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     meta = json.loads((published / "bundle/benchwright.json").read_text())
     assert meta["source"]["commit"] == head
@@ -183,6 +220,11 @@ def _assert_provenance(workdir, published):
         assert record["code"]["commit"] == head  # recorded by the run itself, in its record.json
         assert record["software"]["packages"]["torch"].startswith("2.13.0")
         assert record["software"]["torch_build"]["compiler"] and record["loadgen"].startswith("6.0.")
+        if entry["benchmark"] == "pydoc-lm":
+            assert record["weights"]["model_sha256"] == sha256_file(
+                workdir / "results/models/pydoc-lm/fp32/model.safetensors")
+            assert list(record["dataset"]["files"]) == ["topics.py"]
+            continue
         model = workdir / "results/models/digits-cnn" / ("int8/model.pt" if entry["precision"] == "int8"
                                                           else "fp32/weights.pt")
         assert record["weights"]["model_sha256"] == sha256_file(model)

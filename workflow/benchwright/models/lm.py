@@ -137,6 +137,7 @@ def train_lm(data_dir: str | Path, out_dir: str | Path, *, seed: int, threads: i
             "vocab_size": split["vocab_size"], "eos_token_id": split["eos_token_id"], "epochs": epochs,
             "train_tokens": int(blocks * block), "seconds": round(time.perf_counter() - started, 1),
             "weights_sha256": sha256_file(staging / WEIGHTS),
+            "data_manifest_sha256": sha256_file(data / "manifest.json") if (data / "manifest.json").is_file() else None,
             "tokenizer_sha256": sha256_file(staging / "tokenizer.json"),
         }
         atomic_write_json(staging / "record.json", record)

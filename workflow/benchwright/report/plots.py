@@ -69,7 +69,7 @@ def server_ranging_plot(spec_items, system: str, path: Path) -> Path | None:
         ranging = Path(ranging_file(system, item.benchmark, item.precision, rules.name))
         if ranging.exists():
             data = rules.ranging_model().model_validate_json(ranging.read_text())
-            trials += [(item, t) for t in data.trials]
+            trials += [(item, t) for t in data.trials if t.target_qps is not None]  # not the Offline trial
     if not trials:
         return None
     # LLM trials are judged on token latencies (LoadGen's use_token_latencies): their panels are p99 TTFT and TPOT
