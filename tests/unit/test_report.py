@@ -272,3 +272,32 @@ def test_runs_under_other_versions_code_or_hardware_are_flagged_in_table_summary
 def test_a_campaign_without_drift_says_nothing_about_it(tmp_path):
     files = build_report(tmp_path)
     assert "Drift" not in files["page"].read_text() and json.loads(files["summary"].read_text())["drift"] == []
+
+
+def test_an_llm_row_carries_token_latencies_and_cost_per_1k_tokens(tmp_path):
+    from benchwright.report.html import token_table
+    from benchwright.report.table import InferenceItem, SkuInfo, inference_row
+
+    run = tmp_path / "Server"
+    (run / "performance").mkdir(parents=True)
+    result = {"metric": "completed samples per second", "metric_value": 40.0, "metric_unit": "samples/s",
+              "result_validity": "VALID", "early_stopping_met": True, "duration_ns": 10_000_000_000,
+              "latency": {"p50_ns": 300_000_000, "p99_ns": 900_000_000},
+              "first_token_latency": {"p50_ns": 20_000_000, "p99_ns": 150_000_000},
+              "time_per_output_token": {"p50_ns": 4_000_000, "p99_ns": 9_000_000},
+              "tokens_per_second": 640.0}
+    (run / "performance/record.json").write_text(json.dumps({
+        "result": result, "sut": {"samples_completed": 400}, "spec": {"run_mode": "smoke", "batch_size": 8,
+                                                                      "threads": 1}}))
+    (run / "accuracy.txt").write_text('{"rouge1": 11.4, "rougeL": 10.7, "gen_num": 64}\nhash=' + "0" * 64 + "\n")
+    item = InferenceItem(benchmark="pydoc-lm", system="cpu-host", scenario="Server", precision="fp32", run=str(run),
+                         accuracy_reference=10.676, accuracy_target=10.569, accuracy_metric="rougeL")
+    row = inference_row(item, SkuInfo(system_name="CPU", accelerators_total=0, accelerator_model="none",
+                                      price_per_hour_usd=0.08))
+    assert (row["ttft_p50_ms"], row["ttft_p99_ms"], row["tpot_p50_ms"], row["tpot_p99_ms"]) == (20, 150, 4, 9)
+    assert row["tokens_per_s"] == 640 and row["accuracy"] == 10.7 and row["accuracy_ok"]
+    assert row["cost_per_1k_tokens_usd"] == pytest.approx(0.08 / 3600 / 640 * 1000)  # the SKU's $/h over tokens/h
+    page = "\n".join(token_table(pd.DataFrame([row]), "cpu-host"))
+    assert 'data-key="cpu-host/pydoc-lm/Server/fp32/ttft_p99_ms"' in page and "150 ms" in page
+    digits = {**row, "tokens_per_s": math.nan}
+    assert token_table(pd.DataFrame([digits]), "cpu-host") == []  # no token table without an LLM run
