@@ -25,6 +25,10 @@ def test_default_campaign_in_docker_matches_local(docker_client, cpu_image, tmp_
     data = yaml.safe_load(sku.read_text())
     data["container"]["runtime"] = "docker"
     sku.write_text(yaml.safe_dump(data, sort_keys=False))
+    config = docker_dir / "config/config.yaml"
+    campaign = yaml.safe_load(config.read_text())
+    campaign["benchmarks"]["pydoc-lm"]["scenarios"] = ["Offline"]  # the LM in the image too; one scenario is enough
+    config.write_text(yaml.safe_dump(campaign, sort_keys=False))
 
     snakemake(docker_dir, "--cores", "2", timeout=1800)
     image = json.loads((docker_dir / "results/images/cpu.json").read_text())
@@ -32,7 +36,8 @@ def test_default_campaign_in_docker_matches_local(docker_client, cpu_image, tmp_
 
     records = sorted((docker_dir / "results/inference").glob("cpu-host/digits-cnn/*/*/*/record.json"))
     records += sorted((docker_dir / "results/training").glob("cpu-host/digits-cnn/run_*/record.json"))
-    assert len(records) == 16 + 5
+    records += sorted((docker_dir / "results/inference").glob("cpu-host/pydoc-lm/fp32/Offline/*/record.json"))
+    assert len(records) == 16 + 5 + 2
     for path in records:
         execution = json.loads(path.read_text())["execution"]
         # Only a container has its own id as hostname (/.dockerenv is no proof: some hosts, this VM among

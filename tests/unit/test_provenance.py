@@ -146,6 +146,7 @@ def test_every_result_has_a_provenance_record_with_the_whole_chain(bundle):
                                for k in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")}
     assert record["loadgen"].startswith("6.0.") and record["precision"] == "int8"
     assert record["batch"]["batch_size"] == perf["spec"]["batch_size"]
+    assert record["backend"] == perf.get("backend")  # what ran the model (an endpoint: what it serves)
     assert record["topology"]["nodes"] == 1 and record["power_limit_w"] is None
     assert record["container"]["runtime"] == "local" and record["host"]["hostname"] == perf["execution"]["hostname"]
     assert record["validity"] == "VALID" and record["run_mode"] == "submission"

@@ -35,7 +35,8 @@ def _setup(workdir: Path, *extra: str) -> str:
         "--max-epochs", "{max_epochs}", *extra]}
     path.write_text(yaml.safe_dump(bench, sort_keys=False))
     campaign = {"name": "external-training",
-                "benchmarks": {"digits-cnn": {"systems": ["cpu-host"], "scenarios": [], "training": True}}}
+                "benchmarks": {"digits-cnn": {"systems": ["cpu-host"], "scenarios": [], "training": True},
+                               "pydoc-lm": None}}  # a --configfile extends the default campaign: training only
     (workdir / "config/campaigns/external-training.yaml").write_text(yaml.safe_dump(campaign))
     return "config/campaigns/external-training.yaml"
 

@@ -236,6 +236,8 @@ def inference_provenance(*, run: str | os.PathLike[str], system: Any, precision:
         out["calibration"] = None
     out["seeds"] = {k: effective.get(k) for k in ("qsl_rng_seed", "sample_index_rng_seed", "schedule_rng_seed")}
     out["precision"] = precision
+    # what ran the model: backend, device, threads; for an endpoint, the served model and the server's version
+    out["backend"] = perf.get("backend")
     out["batch"] = {"batch_size": spec.get("batch_size"), "threads": spec.get("threads"),
                     "batching_timeout_us": spec.get("batching_timeout_us"),
                     "performance_sample_count": spec.get("performance_sample_count")}

@@ -34,7 +34,9 @@ def wheelhouse(image_dir: Path, project_root: Path, out: Path, log: Callable[[st
     pip = [sys.executable, "-m", "pip"]
     steps = [
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(project_root)],
-        [*pip, "download", "--no-deps", "-d", str(out), "-r", str(image_dir / "requirements.lock")],
+        # `wheel`, not `download`: a pin published only as an sdist (rouge-score) is built into a wheel here, so the
+        # image installs everything offline without a build backend
+        [*pip, "wheel", "--no-deps", "-w", str(out), "-r", str(image_dir / "requirements.lock")],
     ]
     for cmd in steps:
         log(f"wheelhouse: {' '.join(cmd[3:5])} ...")
