@@ -82,3 +82,26 @@ def test_apptainer_pins_the_allocated_gpus(paths):
 
 def test_apptainer_command_for_a_cpu_sku_has_no_nv(paths):
     assert "--nv" not in apptainer_command(job_for(sku("cpu-host"), "/i.sif", ["true"]))
+
+
+def test_an_endpoint_job_gets_the_hosts_network_and_its_key_by_name_only(monkeypatch):
+    import subprocess
+
+    from benchwright.containers import runner
+
+    monkeypatch.setenv("LM_API_KEY", "sk-secret-value")
+    job = job_for(sku("h100-sxm-80gb-x8"), "sha256:abc", ["benchwright", "loadgen"], network=True,
+                  pass_env=["LM_API_KEY", "UNSET_VARIABLE"])
+    kwargs = docker_kwargs(job)
+    assert kwargs["network_mode"] == "host"  # the SUT reaches the campaign's server
+    assert kwargs["environment"]["LM_API_KEY"] == "sk-secret-value" and "UNSET_VARIABLE" not in kwargs["environment"]
+    assert "sk-secret-value" not in repr(job)  # the job (and what is logged of it) holds the name, not the value
+    cmd = apptainer_command(job)
+    assert not any("sk-secret-value" in part for part in cmd)  # never on a command line
+    seen = {}
+    monkeypatch.setattr(subprocess, "run", lambda cmd, env=None: seen.update(env=env) or
+                        subprocess.CompletedProcess(cmd, 0))
+    assert runner.run_apptainer(job) == 0
+    assert seen["env"]["APPTAINERENV_LM_API_KEY"] == "sk-secret-value"
+    plain = docker_kwargs(job_for(sku("cpu-host"), "sha256:abc", ["benchwright", "loadgen"]))
+    assert plain["network_mode"] == "none" and "LM_API_KEY" not in plain["environment"]

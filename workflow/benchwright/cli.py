@@ -535,7 +535,8 @@ def _cmd_container_run(args: argparse.Namespace) -> int:
     env = {"BENCHWRIGHT_RUNTIME": runtime, "BENCHWRIGHT_IMAGE_ID": image, "PYTHONUNBUFFERED": "1",
            CODE_ENV: json.dumps(code_state())}  # the container has no checkout: the host says what code runs
     job = job_for(system, image, ["benchwright", *command], read_only=args.ro, read_write=args.rw,
-                  cpus=args.cpus, mem_limit_mb=args.mem_mb, env=env, gpu_ids=gpu_ids, label=command[0])
+                  cpus=args.cpus, mem_limit_mb=args.mem_mb, env=env, gpu_ids=gpu_ids, label=command[0],
+                  network=args.network, pass_env=args.pass_env)
     if runtime == "docker":
         run_docker(job)
         return 0
@@ -731,6 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rw", action="append", default=[], help="path the job writes (mounted read-write)")
     p.add_argument("--cpus", type=float, help="CPU limit of the container")
     p.add_argument("--mem-mb", type=int, help="memory limit of the container (no swap)")
+    p.add_argument("--network", action="store_true",
+                   help="the host's network (a job that talks to an endpoint); by default a container has none")
+    p.add_argument("--pass-env", action="append", default=[], metavar="NAME",
+                   help="pass this environment variable into the container (an endpoint's API key variable)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- followed by the benchwright command")
     p.set_defaults(func=_cmd_container_run)
 

@@ -465,6 +465,9 @@ def container_args(output):
         out = ["--system", f"{SYSTEMS_DIR}/{wildcards.system}.yaml", "--ro", "results"]
         out += [arg for record in image_input(wildcards) for arg in ("--image-record", record)]
         out += ["--rw", os.path.dirname(output.format(**dict(wildcards.items())))]
+        endpoint = BENCHMARKS[wildcards.benchmark].model.endpoint if "benchmark" in wildcards.keys() else None
+        if endpoint is not None:  # the SUT talks to the campaign's server: the host's network, the key by name
+            out += ["--network"] + (["--pass-env", endpoint.api_key_env] if endpoint.api_key_env else [])
         return out
 
     return args

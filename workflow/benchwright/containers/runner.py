@@ -209,8 +209,10 @@ def _signal_name(code: int) -> str:
 
 def run_apptainer(job: ContainerJob, *, apptainer: str = "apptainer") -> int:
     cmd = apptainer_command(job, apptainer)
+    # passed-in variables go through APPTAINERENV_<NAME>, not --env: a key must not show on a command line
+    env = {**os.environ, **{f"APPTAINERENV_{k}": v for k, v in job.passed_env().items()}}
     try:
-        return subprocess.run(cmd).returncode
+        return subprocess.run(cmd, env=env).returncode
     except FileNotFoundError:
         raise ContainerError(f"benchwright: `{apptainer}` is not installed on this node. fix: load the site's "
                              "apptainer module, or set the SKU's container.runtime to docker or local") from None

@@ -42,12 +42,22 @@ class ContainerJob:
     """Specific GPUs (e.g. from CUDA_VISIBLE_DEVICES or Slurm's allocation); overrides ``gpus``."""
     user: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+    """The host's network (a job that talks to a server the campaign names: an OpenAI-compatible endpoint);
+    otherwise none (Docker)."""
+    pass_env: tuple[str, ...] = ()
+    """Environment variables passed in by name, their values read from the runner's environment when the
+    container starts (an endpoint's API key): never part of the job, its command line or a record."""
+
+    def passed_env(self) -> dict[str, str]:
+        return {name: os.environ[name] for name in self.pass_env if name in os.environ}
 
 
 def job_for(system: System, image: str, command: Sequence[str], *, read_only: Sequence[str | os.PathLike[str]] = (),
             read_write: Sequence[str | os.PathLike[str]] = (), workdir: str | os.PathLike[str] | None = None,
             cpus: float | None = None, mem_limit_mb: int | None = None, env: Mapping[str, str] | None = None,
-            gpu_ids: Sequence[str] = (), label: str = "") -> ContainerJob:
+            gpu_ids: Sequence[str] = (), label: str = "", network: bool = False,
+            pass_env: Sequence[str] = ()) -> ContainerJob:
     """The container job of one step on a SKU: inputs read-only, outputs read-write, the SKU's shm and GPUs."""
     def absolute(paths: Sequence[str | os.PathLike[str]], ro: bool) -> list[Mount]:
         return [Mount(str(Path(p).resolve()), ro) for p in paths]
@@ -61,6 +71,7 @@ def job_for(system: System, image: str, command: Sequence[str], *, read_only: Se
         env=dict(env or {}), cpus=cpus, mem_limit_mb=mem_limit_mb, shm_size=system.container.shm_size, gpus=gpus,
         gpu_ids=tuple(gpu_ids), user=CONTAINER_USER if uid == 0 else f"{uid}:{os.getgid()}",
         labels={"org.benchwright.system": system.id, **({"org.benchwright.job": label} if label else {})},
+        network=network, pass_env=tuple(pass_env),
     )
 
 
@@ -74,7 +85,8 @@ def _dedupe(mounts: list[Mount]) -> tuple[Mount, ...]:
 
 
 def docker_kwargs(job: ContainerJob) -> dict[str, Any]:
-    """Keyword arguments of ``client.containers.create`` (docker-py) for the job: no network, the job's user,
+    """Keyword arguments of ``client.containers.create`` (docker-py) for the job: no network (the host's for a job
+    that talks to an endpoint), the job's user,
     read-only inputs, CPU/memory/shm limits, NVIDIA device requests, and the job's labels plus
     ``MANAGED_LABEL``."""
     import docker.types
@@ -83,8 +95,8 @@ def docker_kwargs(job: ContainerJob) -> dict[str, Any]:
         "image": job.image,
         "command": list(job.command),
         "working_dir": job.workdir,
-        "environment": dict(job.env),
-        "network_mode": "none",
+        "environment": {**job.env, **job.passed_env()},
+        "network_mode": "host" if job.network else "none",
         "user": job.user,
         "volumes": {m.source: {"bind": m.source, "mode": "ro" if m.read_only else "rw"} for m in job.mounts},
         "shm_size": job.shm_size,
