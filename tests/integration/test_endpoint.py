@@ -149,6 +149,14 @@ def test_bad_endpoint_settings_are_refused(lm, monkeypatch):
         EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "missing.json")
 
 
+@pytest.fixture
+def fresh_processes(monkeypatch):
+    """Every loadgen_job run in a fresh process (see tests/unit/test_generation_job.py)."""
+    from benchwright.harness import settings
+
+    monkeypatch.setattr(settings, "_loads_in_this_process", 1)
+
+
 def _endpoint_spec(base_url: str, scenario: str, **endpoint):
     from benchwright.harness.spec import RunSpec
 
@@ -163,7 +171,7 @@ def _endpoint_spec(base_url: str, scenario: str, **endpoint):
 
 
 @pytest.mark.parametrize("scenario", ["Offline", "Server"])
-def test_the_dags_loadgen_step_through_the_endpoint(server, lm, tmp_path, monkeypatch, scenario):
+def test_the_dags_loadgen_step_through_the_endpoint(server, lm, tmp_path, monkeypatch, scenario, fresh_processes):
     from benchwright.harness.steps import loadgen_job
 
     monkeypatch.setenv(KEY_ENV, SECRET)
@@ -179,7 +187,7 @@ def test_the_dags_loadgen_step_through_the_endpoint(server, lm, tmp_path, monkey
 
 
 @pytest.mark.parametrize("mode", ["fail500", "cut", "silent"])
-def test_a_failed_endpoint_run_leaves_nothing_at_the_output(lm, tmp_path, monkeypatch, mode):
+def test_a_failed_endpoint_run_leaves_nothing_at_the_output(lm, tmp_path, monkeypatch, mode, fresh_processes):
     from benchwright.harness.steps import loadgen_job
 
     bad = Server(lm[0], mode)

@@ -24,6 +24,15 @@ def lm(tmp_path_factory) -> tuple[Path, Path]:
     return tiny_lm(tmp_path_factory.mktemp("genjob"), name="fp32")
 
 
+@pytest.fixture(autouse=True)
+def fresh_processes(monkeypatch):
+    """loadgen_job runs a process's first LoadGen test in that process; here every run gets a fresh one, so the
+    test process keeps its one official settings load for the tests that need it."""
+    from benchwright.harness import settings
+
+    monkeypatch.setattr(settings, "_loads_in_this_process", 1)
+
+
 def spec(scenario: str, mode: str = "performance", **update) -> RunSpec:
     base = dict(benchmark="pydoc-lm", system="cpu-host", loadgen_model="llama3_1-8b", scenario=scenario, mode=mode,
                 precision="fp32", run_mode="smoke", performance_sample_count=64, min_duration_ms=300,

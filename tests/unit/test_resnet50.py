@@ -302,7 +302,7 @@ def test_dataset_check_names_an_unset_variable(config_tree, monkeypatch, capsys)
 
 def test_dataset_check_of_an_unknown_benchmark(config_tree, capsys):
     config_tree.load()
-    with pytest.raises(SystemExit, match="no benchmark `resnet` .*known: bert-99, bert-99.9, digits-cnn, resnet50"):
+    with pytest.raises(SystemExit, match="no benchmark `resnet` .*known: bert-99, bert-99.9, digits-cnn, llama3.1-8b, pydoc-lm, resnet50"):
         main(["dataset", "check", "resnet"])
 
 

@@ -117,6 +117,18 @@ def _cmd_train_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names_itself(path: Path) -> bool:
+    """A benchmark file: a YAML mapping whose ``name`` is its file's stem (bert-99.9, llama3.1-8b), not a rules
+    file beside it (digits-cnn.compliance.yaml)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("name") == path.stem
+
+
 def _cmd_train_lm(args: argparse.Namespace) -> int:
     from .models.lm import LMSpec, train_lm
 
@@ -224,8 +236,7 @@ def _cmd_dataset_check(args: argparse.Namespace) -> int:
     else:  # a benchmark the campaign does not select yet: its file, validated the same way
         path = bench_dir / f"{args.benchmark}.yaml"
         if not path.is_file():
-            known = sorted(p.stem for p in bench_dir.glob("*.yaml")  # not X.compliance.yaml; bert-99.9 is one
-                           if "." not in p.stem or p.stem.rsplit(".", 1)[1].isdigit())
+            known = sorted(p.stem for p in bench_dir.glob("*.yaml") if _names_itself(p))  # not X.compliance.yaml
             raise SystemExit(f"benchwright dataset check: there is no benchmark `{args.benchmark}` "
                              f"({display_path(path)} does not exist); known: {', '.join(known)}")
         bench, bfile = load_benchmark_file(path), display_path(path)
