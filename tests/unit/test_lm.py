@@ -42,6 +42,8 @@ def test_training_learns_and_records_its_recipe(trained, corpus):
     assert record["data_manifest_sha256"] == sha256_file(corpus / "manifest.json")  # provenance: what it learnt from
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "generation_config.json", WEIGHTS, "record.json",
                                                     "tokenizer.json"]
+    # readable by another user (a container job runs as uid 1000): safetensors alone would leave 0600
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in out.iterdir())
 
 
 def test_the_folder_is_a_transformers_model_that_generates(trained, corpus):

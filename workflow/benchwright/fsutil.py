@@ -178,6 +178,14 @@ def staged_dir(target: str | os.PathLike[str], suffix: str = "", *, replace: boo
         raise
 
 
+def plain_file_modes(folder: str | os.PathLike[str]) -> None:
+    """Give the files of ``folder`` the mode a plain ``open`` would (umask applied): a library that saves through
+    a private temporary file (safetensors: 0600) would otherwise leave them unreadable to a container's user."""
+    for path in Path(folder).iterdir():
+        if path.is_file():
+            os.chmod(path, _FILE_MODE)
+
+
 @contextlib.contextmanager
 def staged_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a path, in a fresh hidden folder beside ``target``, to write a file to; on success rename it onto

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fsutil import atomic_write_json, sha256_file, staged_dir
+from ..fsutil import atomic_write_json, plain_file_modes, sha256_file, staged_dir
 from pydantic import Field
 
 from ..schemas.base import JsonScalar, Spec
@@ -131,6 +131,7 @@ def train_lm(data_dir: str | Path, out_dir: str | Path, *, seed: int, threads: i
     with staged_dir(out_dir, replace=True) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         shutil.copyfile(data / "tokenizer.json", staging / "tokenizer.json")
+        plain_file_modes(staging)  # model.safetensors comes out 0600: a container job runs as another user
         record = {
             "version": 1, "architecture": "gpt2", "parameters": params, "hyperparameters": hp, "seed": seed,
             "threads": threads, "parameter_count": int(sum(p.numel() for p in model.parameters())),
