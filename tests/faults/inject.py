@@ -61,6 +61,8 @@ STAGES: dict[str, tuple[str, ...]] = {
                       "report_index"),
 }
 STAGE_OF = {rule: stage for stage, rules in STAGES.items() for rule in rules}
+FP32_MODEL_FILES = ("weights.pt", "model.safetensors")
+"""What a trained FP32 model folder holds: train_reference's state_dict, or train_lm's transformers weights."""
 
 # Names the code gives its in-progress files, beside their target (workflow/benchwright/fsutil.py, fetch.py,
 # archive.py, training.py): hidden ".<name>.<random>[.tmp|.extracting]" files and folders, "<name>.part"
@@ -663,9 +665,12 @@ def check_hashes(workdir: Path) -> tuple[int, list[str]]:
         for name, digest in data.get("inputs", {}).items():
             expect(f"{manifest.relative_to(workdir)} inputs.{name}", digest, next(datasets.glob(f"*/{name}"),
                                                                                  datasets / name))
+    def fp32_model(folder: Path) -> Path:  # a state_dict's weights.pt, or a trained LM's model.safetensors
+        return next((folder / n for n in FP32_MODEL_FILES if (folder / n).exists()), folder / FP32_MODEL_FILES[0])
+
     for record in sorted(workdir.glob("results/models/*/fp32/record.json")):
         data = load(record)
-        expect(f"{record.relative_to(workdir)} weights_sha256", data.get("weights_sha256"), record.parent / "weights.pt")
+        expect(f"{record.relative_to(workdir)} weights_sha256", data.get("weights_sha256"), fp32_model(record.parent))
         expect(f"{record.relative_to(workdir)} data_manifest_sha256", data.get("data_manifest_sha256"),
                workdir / "results/data" / record.parent.parent.name / "manifest.json")
     for record in sorted(workdir.glob("results/models/*/int8/calibration.json")):
@@ -676,9 +681,9 @@ def check_hashes(workdir: Path) -> tuple[int, list[str]]:
     for record in sorted(workdir.glob("results/inference/*/*/*/*/*/record.json")):
         data = load(record)
         bench, precision = record.parts[-5], record.parts[-4]
-        model = "int8/model.pt" if precision == "int8" else "fp32/weights.pt"
-        expect(f"{record.relative_to(workdir)} model_sha256", data.get("model_sha256"),
-               workdir / "results/models" / bench / model)
+        model = (workdir / "results/models" / bench / "int8/model.pt" if precision == "int8"
+                 else fp32_model(workdir / "results/models" / bench / "fp32"))
+        expect(f"{record.relative_to(workdir)} model_sha256", data.get("model_sha256"), model)
     for accuracy in sorted(workdir.glob("results/inference/*/*/*/*/accuracy.txt")):
         last = (_lines(accuracy) or [""])[-1]
         expect(f"{accuracy.relative_to(workdir)} hash", last.removeprefix("hash="),

@@ -66,6 +66,8 @@ def test_the_same_seed_gives_the_same_weights_and_another_seed_others(trained, c
     again = train_lm(corpus, tmp_path / "again", seed=3, threads=1, parameters=TINY, hyperparameters=RECIPE,
                      log=lambda m: None)
     assert again["weights_sha256"] == record["weights_sha256"] and again["epochs"] == record["epochs"]
+    # the record is evidence in the bundle: byte-identical for a rerun (no timings in it)
+    assert (tmp_path / "again/record.json").read_bytes() == (trained[0] / "record.json").read_bytes()
     other = train_lm(corpus, tmp_path / "other", seed=4, threads=1, parameters=TINY,
                      hyperparameters={**RECIPE, "epochs": 1}, log=lambda m: None)
     assert other["weights_sha256"] != record["weights_sha256"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -97,7 +96,6 @@ def train_lm(data_dir: str | Path, out_dir: str | Path, *, seed: int, threads: i
         raise TrainingError(f"{data / 'train_tokens.npy'}: {len(stream)} tokens make {blocks} blocks of {block}, "
                             f"fewer than one batch of {batch}")
     windows = torch.from_numpy(stream[:blocks * block].reshape(blocks, block))
-    started = time.perf_counter()
     with deterministic(seed, threads):
         model = build_lm(params, split["vocab_size"], split["eos_token_id"])
         decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -136,7 +134,7 @@ def train_lm(data_dir: str | Path, out_dir: str | Path, *, seed: int, threads: i
             "version": 1, "architecture": "gpt2", "parameters": params, "hyperparameters": hp, "seed": seed,
             "threads": threads, "parameter_count": int(sum(p.numel() for p in model.parameters())),
             "vocab_size": split["vocab_size"], "eos_token_id": split["eos_token_id"], "epochs": epochs,
-            "train_tokens": int(blocks * block), "seconds": round(time.perf_counter() - started, 1),
+            "train_tokens": int(blocks * block),
             "weights_sha256": sha256_file(staging / WEIGHTS),
             "data_manifest_sha256": sha256_file(data / "manifest.json") if (data / "manifest.json").is_file() else None,
             "tokenizer_sha256": sha256_file(staging / "tokenizer.json"),
