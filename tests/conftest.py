@@ -68,6 +68,15 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"service test skipped in CI ({reason}); .ci/run must provide the service"
 
 
+@pytest.fixture
+def fresh_processes(monkeypatch):
+    """Every ``loadgen_job`` run in a fresh process: it runs a process's first LoadGen test in that process, and
+    the test process keeps its one official settings load for the tests that need it."""
+    from benchwright.harness import settings
+
+    monkeypatch.setattr(settings, "_loads_in_this_process", 1)
+
+
 @pytest.fixture(scope="session")
 def default_models(tmp_path_factory):
     """The default benchmark's data, FP32 reference weights and INT8 model, built once per test session with

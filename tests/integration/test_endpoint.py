@@ -149,14 +149,6 @@ def test_bad_endpoint_settings_are_refused(lm, monkeypatch):
         EndpointGenerator("http://127.0.0.1:9/v1", "m", lm[0] / "missing.json")
 
 
-@pytest.fixture
-def fresh_processes(monkeypatch):
-    """Every loadgen_job run in a fresh process (see tests/unit/test_generation_job.py)."""
-    from benchwright.harness import settings
-
-    monkeypatch.setattr(settings, "_loads_in_this_process", 1)
-
-
 def _endpoint_spec(base_url: str, scenario: str, **endpoint):
     from benchwright.harness.spec import RunSpec
 

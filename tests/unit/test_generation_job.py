@@ -17,20 +17,12 @@ from benchwright.harness.steps import accuracy_job, loadgen_job, range_job
 from ..generation_helpers import tiny_lm
 
 NEW_TOKENS = 8
+pytestmark = pytest.mark.usefixtures("fresh_processes")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory) -> tuple[Path, Path]:
     return tiny_lm(tmp_path_factory.mktemp("genjob"), name="fp32")
-
-
-@pytest.fixture(autouse=True)
-def fresh_processes(monkeypatch):
-    """loadgen_job runs a process's first LoadGen test in that process; here every run gets a fresh one, so the
-    test process keeps its one official settings load for the tests that need it."""
-    from benchwright.harness import settings
-
-    monkeypatch.setattr(settings, "_loads_in_this_process", 1)
 
 
 def spec(scenario: str, mode: str = "performance", **update) -> RunSpec:

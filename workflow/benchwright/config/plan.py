@@ -173,7 +173,7 @@ class Plan:
         if not policy(scenario).early_stopping:
             bench = self.benchmarks[benchmark]
             return bench.inference.performance_sample_count if bench.task.value == "text_generation" else None
-        official = rules.min_query_count.get(Scenario(policy(scenario).loadgen_name), 1)
+        official = rules.min_query_count.get(Scenario(scenario), 1)
         needed = early_stopping_min_queries(percentile)
         return needed if needed > official else None
 
