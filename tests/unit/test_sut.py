@@ -30,12 +30,12 @@ class Oracle:
 def _run(spec, data_dir, out_dir, broken=False):
     from benchwright.data.preprocess import load_split
     from benchwright.harness.logs import read_run
-    from benchwright.harness.run import run_loadgen
+    from benchwright.harness.run import run_loadgen, warm_up_sizes
 
     images, labels, _ = load_split(data_dir, "val")
     oracle = Oracle(labels, images)
     messages = []
-    warm_up_calls = 3 * max(spec.batch_size, spec.samples_per_query or 1)  # run.warm_up: 3 passes of 1..N
+    warm_up_calls = len(warm_up_sizes(max(spec.batch_size, spec.samples_per_query or 1)))
 
     def breaks_after_warm_up(batch):
         oracle.batches.append(len(batch))
@@ -171,3 +171,47 @@ def test_server_inbox_times_a_partial_batch_out_and_returns_what_is_left_on_clos
     threading.Timer(0.05, inbox.close).start()
     assert inbox.gather(16, 10) == ([3], [30])  # close() ends the wait early with what was gathered
     assert inbox.gather(16, 10) is None
+
+
+def test_warm_up_runs_the_full_batch_first_then_every_size():
+    """The full batch's shape must be among the first TorchScript specializes for (see run.warm_up)."""
+    from benchwright.harness.run import warm_up
+
+    seen: list[int] = []
+
+    def predict(x):
+        seen.append(len(x))
+        return np.zeros(len(x), dtype=np.int32)
+
+    warm_up(predict, np.zeros((100, 2), dtype=np.float32), batch_size=8, passes=2)
+    assert seen[:2] == [8, 8]
+    assert seen[2:] == list(range(1, 9)) * 2
+
+
+def _rows_run(data_dir, out_dir, batch_size):
+    from benchwright.data.preprocess import load_split
+    from benchwright.harness.run import run_loadgen
+
+    images, _, _ = load_split(data_dir, "val")
+
+    def features(batch):  # three float32 per sample, a function of the sample's pixels
+        flat = batch.reshape(len(batch), -1)
+        return np.stack([flat.sum(1), flat.max(1), flat[:, 0]], axis=1).astype(np.float32)
+
+    spec = RunSpec(scenario="Offline", mode="accuracy", expected_qps=20000, batch_size=batch_size, threads=2, **BASE)
+    run_loadgen(spec, features, images, out_dir, emit=lambda m: None)
+    return features(images)
+
+
+@pytest.mark.parametrize("batch_size", [32, 7])
+def test_responses_carry_each_sample_s_own_row(default_models, tmp_path, batch_size):
+    """Every sample's response is its own row of the model's output, whatever the row's width and the batch
+    (the responses and their buffer are reused from batch to batch)."""
+    from benchwright.harness.accuracy import read_accuracy_log
+
+    expected = call_in_fresh_process(_rows_run, default_models["data"], tmp_path / "run", batch_size)
+    entries = read_accuracy_log(tmp_path / "run" / "mlperf_log_accuracy.json")
+    assert len(entries) == len(expected)
+    for entry in entries:
+        got = np.frombuffer(bytes.fromhex(entry["data"]), dtype=np.float32)
+        np.testing.assert_array_equal(got, expected[entry["qsl_idx"]])

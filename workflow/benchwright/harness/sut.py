@@ -60,7 +60,8 @@ class SampleLibrary:
                              "samples of the dataset")
         self.source = source
         self.performance_sample_count = performance_sample_count
-        self._rows = np.full(len(source), -1, dtype=np.int64)
+        self._absent = len(source)  # the row of a sample not in memory: past the end of every loaded array
+        self._rows = np.full(len(source), self._absent, dtype=np.int64)
         self._ram: list[Any] = []
         self.qsl = lg.ConstructQSL(len(source), performance_sample_count, self.load, self.unload)
 
@@ -68,19 +69,25 @@ class SampleLibrary:
         idx = np.asarray(indices, dtype=np.int64)
         self._ram = []  # the previous set goes before the next one is read
         self._ram = self.source.rows(idx)
-        self._rows[:] = -1
+        self._rows[:] = self._absent
         self._rows[idx] = np.arange(len(idx))
 
     def unload(self, indices: Sequence[int]) -> None:
-        self._rows[np.asarray(indices, dtype=np.int64)] = -1
-        if not (self._rows >= 0).any():
+        self._rows[np.asarray(indices, dtype=np.int64)] = self._absent
+        if (self._rows == self._absent).all():
             self._ram = []
 
     def batch(self, indices: np.ndarray) -> list[Any]:
+        """The inputs of samples ``indices``, one array (or list, for ragged inputs) per task input. A sample that
+        was not loaded has a row past the end, so indexing itself raises: no check on the per-batch path."""
         rows = self._rows[indices]
-        if (rows < 0).any():
-            raise RuntimeError(f"LoadGen asked for samples that were not loaded: {indices[rows < 0][:5]}")
-        return [col[rows] if isinstance(col, np.ndarray) else [col[r] for r in rows] for col in self._ram]
+        try:
+            if not self._ram:
+                raise IndexError
+            return [col[rows] if isinstance(col, np.ndarray) else [col[r] for r in rows] for col in self._ram]
+        except IndexError:
+            raise RuntimeError("LoadGen asked for samples that were not loaded: "
+                               f"{indices[rows == self._absent][:5]}") from None
 
     @property
     def resident_bytes(self) -> int:
@@ -91,52 +98,105 @@ class SampleLibrary:
 
 
 class Inbox:
-    """Server's incoming samples, gathered into batches: a deque under a condition.
+    """Server's incoming samples, gathered into batches: a deque that LoadGen's issuing thread appends to, and a
+    gatherer that sleeps until the batch it waits for is there.
 
-    Not ``queue.SimpleQueue``: its ``get(timeout=...)`` can block far past the timeout. When two threads wait on it
-    and one item arrives, the one that loses the race recomputes its timeout, finds it negative and, in CPython's C
-    code, a negative timeout means "wait forever": it then waits for the next put, holding the samples it gathered.
-    At the end of a Server run no put comes, and the run hung (twice in this project's runs: 11 samples never
-    completed; reproduced in 1 of 100 trials of 2,000 items with two gathering threads, Python 3.11.7).
-    ``threading.Condition.wait(timeout)`` returns at its timeout.
+    The issuing thread pays one ``deque.extend`` per query, and it wakes the gatherer only when the gatherer's
+    need is met: its first sample, then a full batch. So a batch costs two thread wake-ups, not one per query,
+    and the per-query path holds no Python-level lock (a ``threading.Condition`` is Python code, and its
+    ``notify`` per query was the largest cost of the issuing thread). The wake-up is a plain lock used as a
+    binary semaphore; ``Lock.acquire(timeout)`` returns at its timeout, unlike ``queue.SimpleQueue.get(timeout)``
+    with two consumers, which can wait forever after a lost race (it held 11 samples at the end of a Server run).
     """
 
     def __init__(self) -> None:
         self._items: deque[tuple[int, int]] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._gathering = threading.Lock()
+        self._gathering = threading.Lock()  # one gatherer at a time: a batch fills before the next one starts
+        self._wake = threading.Lock()
+        self._wake.acquire()  # released (by put_many or close) to wake the gatherer
+        self._need = 0  # > 0 while the gatherer sleeps until that many samples are in
         self._closed = False
 
     def put_many(self, items: Iterable[tuple[int, int]]) -> None:
-        with self._cond:
-            self._items.extend(items)
-            self._cond.notify()
+        self._items.extend(items)
+        need = self._need
+        if need and len(self._items) >= need:
+            self._signal()
+
+    def _signal(self) -> None:
+        self._need = 0
+        try:
+            self._wake.release()
+        except RuntimeError:  # already released and not yet taken: the gatherer wakes either way
+            pass
 
     def close(self) -> None:
         """No more samples: gather() returns what is left, then None."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        self._closed = True
+        self._signal()
+
+    def _wait(self, need: int, timeout: float | None) -> None:
+        """Sleep until ``need`` samples are in, ``timeout`` seconds pass, or close(); may return early."""
+        items = self._items
+        if len(items) >= need or self._closed:
+            return
+        self._need = need
+        if len(items) < need and not self._closed:  # re-checked: a put between the check and the flag
+            if timeout is None:
+                self._wake.acquire()
+            else:
+                self._wake.acquire(timeout=timeout)
+        self._need = 0
 
     def gather(self, size: int, timeout: float) -> tuple[list[int], list[int]] | None:
         """Wait for a sample, then take up to ``size`` samples until ``timeout`` seconds after the first one; the
-        (ids, indices) of the batch, or None once closed and empty. One thread gathers at a time, so a batch fills
-        before the next one starts; the model runs outside, in parallel."""
-        with self._gathering, self._cond:
-            items, batch = self._items, []
+        (ids, indices) of the batch, or None once closed and empty. The model runs outside, in parallel."""
+        with self._gathering:
+            items = self._items
             while not items:
                 if self._closed:
                     return None
-                self._cond.wait()
+                self._wait(1, None)
             deadline = time.monotonic() + timeout
-            while True:
-                batch.extend(items.popleft() for _ in range(min(size - len(batch), len(items))))
+            while len(items) < size and not self._closed:
                 remaining = deadline - time.monotonic()
-                if len(batch) == size or self._closed or remaining <= 0:
+                if remaining <= 0:
                     break
-                if not self._cond.wait(remaining) and not items:  # timed out with nothing new
-                    break
-            return [i for i, _ in batch], [j for _, j in batch]
+                self._wait(size, remaining)
+            batch = [items.popleft() for _ in range(min(size, len(items)))]
+        return [i for i, _ in batch], [j for _, j in batch]
+
+
+class Responses:
+    """One worker's preallocated answers: a buffer of response rows and one QuerySampleResponse per row, pointing
+    into it. A batch copies its rows in and sets only the responses' ids, which costs a third of building new
+    response objects per sample (the largest per-sample cost of the SUT in Offline). LoadGen copies what it logs
+    inside QuerySamplesComplete, so buffer and responses are reused as soon as it returns."""
+
+    def __init__(self) -> None:
+        self._buffer = np.empty(0, dtype=np.uint8)
+        self._list: list[Any] = []
+        self._row_bytes = -1
+
+    def complete(self, ids: list[int], predictions: np.ndarray) -> None:
+        """Answer sample ``ids[k]`` with row ``k`` of ``predictions`` (a class id per sample goes as int32)."""
+        n = len(ids)
+        if predictions.dtype.kind in "iu" and predictions.ndim == 1:
+            predictions = predictions.astype("<i4", copy=False)
+        row_bytes = predictions.nbytes // n if n else 0
+        if n > len(self._list) or row_bytes != self._row_bytes:
+            self._allocate(max(n, CHUNK), row_bytes)
+        self._buffer[:n * row_bytes] = np.ascontiguousarray(predictions).reshape(-1).view(np.uint8)
+        responses = self._list[:n]
+        deque(map(setattr, responses, repeat("id"), ids), 0)  # the loop runs in C
+        lg.QuerySamplesComplete(responses)
+
+    def _allocate(self, rows: int, row_bytes: int) -> None:
+        self._buffer = np.empty(rows * row_bytes, dtype=np.uint8)
+        base = self._buffer.ctypes.data
+        addresses = range(base, base + rows * row_bytes, row_bytes) if row_bytes else repeat(base, rows)
+        self._list = list(map(lg.QuerySampleResponse, repeat(0, rows), addresses, repeat(row_bytes, rows)))
+        self._row_bytes = row_bytes
 
 
 @dataclass
@@ -171,6 +231,7 @@ class BatchingSUT:
         self._work: queue.SimpleQueue = queue.SimpleQueue()  # only blocking get(): no timeout to miscompute
         self._incoming = Inbox()
         self._errors: list[BaseException] = []
+        self._responses = [Responses() for _ in range(threads)]
         self._switch = sys.getswitchinterval()
         if gather:
             # Server: a query waits for the GIL in LoadGen's issuing thread while a worker runs Python; the
@@ -226,16 +287,10 @@ class BatchingSUT:
             rows = np.fromiter(indices, dtype=np.int64, count=n)
             bs, predict, batch = self.batch_size, self.predictors[slot], self.library.batch
             if n <= bs:
-                predictions = np.ascontiguousarray(predict(*batch(rows)))
+                predictions = predict(*batch(rows))
             else:  # gathered one model batch at a time: a copy of the whole item would leave the CPU cache
-                predictions = np.ascontiguousarray(
-                    np.concatenate([predict(*batch(rows[j:j + bs])) for j in range(0, n, bs)]))
-            if predictions.dtype.kind in "iu" and predictions.ndim == 1:
-                predictions = predictions.astype("<i4", copy=False)  # a class id per sample
-            base, size = predictions.ctypes.data, predictions.nbytes // n
-            # map() runs the loop in C: one QuerySampleResponse per sample, pointing into predictions
-            responses = list(map(lg.QuerySampleResponse, ids, range(base, base + n * size, size), repeat(size, n)))
-            lg.QuerySamplesComplete(responses)  # copies what it logs before returning; predictions stays alive
+                predictions = np.concatenate([predict(*batch(rows[j:j + bs])) for j in range(0, n, bs)])
+            self._responses[slot].complete(ids, predictions)
         except BaseException as exc:  # noqa: BLE001 - reported by close(); LoadGen would hang otherwise
             self._errors.append(exc)
             print(f"benchwright: the model failed on a batch: {exc!r}", file=sys.stderr, flush=True)
