@@ -47,10 +47,10 @@ MODES: dict[str, dict[str, Any]] = {
     # repeats: every measurement runs variant and baseline this many times, interleaved.
     # offline_min_duration_ms: LoadGen Offline runs of a real model; server_*: the Server bisection.
     "quick": {"repeats": 3, "offline_min_duration_ms": 1000, "null_offline_min_duration_ms": 1000,
-              "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 500, "server_tolerance": 0.10,
+              "null_offline_expected_qps": 2_500_000, "server_min_duration_ms": 500, "server_tolerance": 0.10,
               "quiet_budget_s": 20},
     "full": {"repeats": 5, "offline_min_duration_ms": 2000, "null_offline_min_duration_ms": 2000,
-             "null_offline_expected_qps": 1_000_000, "server_min_duration_ms": 2000, "server_tolerance": 0.05,
+             "null_offline_expected_qps": 2_500_000, "server_min_duration_ms": 2000, "server_tolerance": 0.05,
              "quiet_budget_s": 600},
 }
 
