@@ -6,7 +6,9 @@ on a work queue as batches of up to ``batch_size`` samples: Offline's single hug
 Server's queries, which arrive one by one, are gathered by the workers themselves until the batch is full or
 ``batching_timeout_us`` has passed since its first sample. Each worker runs its own predictor (one per accelerator
 on GPU SKUs, one shared model on the CPU) and answers every sample with the task's response row (image
-classification: the class as a little-endian int32), so LoadGen's accuracy log holds real predictions.
+classification: the class as a little-endian int32), so LoadGen's accuracy log holds real predictions. The
+per-sample path is kept out of Python where the profile found it (docs/performance.md, "Issue 19"): a Server
+worker is woken once per batch, and responses are preallocated per worker.
 """
 
 from __future__ import annotations
