@@ -9,7 +9,9 @@ duration. The target applies to this row.
 
 For reference, the same two models without the harness: a plain loop in 2 threads x 1 torch thread (the SUT's own
 parallelism) over as many samples as the LoadGen runs - the speed-up of the models themselves - and, from the same
-runs, the fraction of each model's plain-loop speed that survives the harness (target >= 0.9, issue 19).
+runs, the fraction of each model's plain-loop speed that survives the harness (target >= 0.9, issue 19). And the
+INT8 model through a minimal raw LoadGen SUT (``model_runs.raw_sut_run``), once per repeat after the plain loop:
+what LoadGen itself leaves of the model's speed, and benchwright's SUT against it (reference rows, no target).
 
 Accuracy: a LoadGen AccuracyOnly run of each precision over the whole validation split (1,024 samples), scored by
 benchwright's accuracy script (top-1); deterministic, so run once.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import Context, Row, Target, compare, foreign_note, in_fresh_process, interleaved, register
-from model_runs import check_inputs, offline_spec, plain_precisions, sut_run
+from model_runs import check_inputs, offline_spec, plain_precisions, raw_sut_run, sut_run
 
 NAME = "int8_vs_fp32"
 THROUGHPUT_TARGET = Target(">=", 1.5)
@@ -37,6 +39,7 @@ def int8_vs_fp32(ctx: Context) -> list[Row]:
     runs: dict[str, list[dict]] = {"fp32": [], "int8": []}
     plain: dict[str, list[float]] = {"fp32": [], "int8": []}
     plain_runs: list[dict[str, Any]] = []
+    raw_runs: list[dict[str, Any]] = []
 
     def offline(precision: str):
         def go(i: int) -> float:
@@ -58,6 +61,11 @@ def int8_vs_fp32(ctx: Context) -> list[Row]:
             plain[p].append(result[p]["samples_per_s"])
         ctx.emit(f"plain loop repeat {i}: int8 {result['int8']['samples_per_s']:,.0f}, "
                  f"fp32 {result['fp32']['samples_per_s']:,.0f} samples/s")
+        raw_result = in_fresh_process(raw_sut_run, specs["int8"], str(ctx.scratch(f"int8-raw-r{i}")))
+        ctx.record(precision="int8", label=f"raw-sut-r{i}", **raw_result)
+        raw_runs.append(raw_result)
+        ctx.emit(f"minimal raw SUT repeat {i}: int8 {raw_result['metric']:,.0f} samples/s, "
+                 f"{raw_result['validity']}")
 
     def sut_pair(i: int) -> tuple[float, float]:
         # int8 and fp32 through the SUT, alternating which goes first
@@ -99,6 +107,15 @@ def int8_vs_fp32(ctx: Context) -> list[Row]:
         compare(NAME, "int8 through the SUT", "throughput vs the same model without the harness", "samples/s", int8,
                 plain["int8"], baseline="int8, plain loop (no harness)", target=HARNESS_TARGET,
                 notes="what the harness keeps of the INT8 model's speed (same repeat, same samples, same threads)"),
+        compare(NAME, "int8 through the SUT", "Offline throughput vs a minimal raw LoadGen SUT, same model",
+                "samples/s", int8, [r["metric"] for r in raw_runs], baseline="int8, minimal raw LoadGen SUT",
+                notes="reference, no target: the raw SUT is model_runs.raw_sut_run (LoadGen's fast API, the same "
+                      f"batches and workers, all samples in memory, one response list per chunk); raw VALID "
+                      f"{sum(r['valid'] for r in raw_runs)}/{len(raw_runs)}"),
+        compare(NAME, "int8, minimal raw LoadGen SUT", "throughput vs the same model without LoadGen", "samples/s",
+                [r["metric"] for r in raw_runs], plain["int8"], baseline="int8, plain loop (no harness)",
+                notes="reference, no target: what LoadGen itself leaves of the model's speed, with the least "
+                      "Python around it"),
         compare(NAME, "fp32 through the SUT", "throughput vs the same model without the harness", "samples/s", fp32,
                 plain["fp32"], baseline="fp32, plain loop (no harness)", target=HARNESS_TARGET,
                 notes="as above, for FP32"),

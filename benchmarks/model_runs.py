@@ -95,6 +95,67 @@ def sut_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
     return summarize_run(out_dir) | facts
 
 
+def raw_sut_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
+    """One LoadGen Offline run of the same predictor through the smallest threaded SUT one would write on LoadGen's
+    fast API: the query cut into chunks of whole batches on a queue, ``threads`` workers that run the predictor on
+    ``images[indices]`` batch by batch and complete each chunk with one list of responses. No sample library (every
+    sample in memory), no counters, no progress, no error handling: what LoadGen itself leaves of the model's speed.
+    Same settings, user.conf and warm-up (8 full batches) as the plain loop's."""
+    import os
+    import queue
+
+    import mlperf_loadgen as lg
+    import numpy as np
+
+    from benchwright.harness.settings import test_settings
+
+    spec, predictor, images = _load(spec_data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = test_settings(spec, out)
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(out.resolve())
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False
+
+    x = np.ascontiguousarray(images)
+    bs = spec.batch_size
+    for _ in range(8):
+        predictor(x[:bs])
+    chunk = max(bs, 1024 // bs * bs)
+    work: queue.SimpleQueue = queue.SimpleQueue()
+
+    def issue(ids: list[int], indices: list[int]) -> None:
+        for i in range(0, len(ids), chunk):
+            work.put((ids[i:i + chunk], indices[i:i + chunk]))
+
+    def worker() -> None:
+        while (item := work.get()) is not None:
+            ids, idx = item[0], np.asarray(item[1])
+            preds = np.ascontiguousarray(np.concatenate([predictor(x[idx[j:j + bs]]) for j in range(0, len(idx), bs)]))
+            base, size = preds.ctypes.data, preds.nbytes // len(ids)
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(i, base + k * size, size) for k, i in enumerate(ids)])
+        work.put(None)
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(spec.threads)]
+    for w in workers:
+        w.start()
+    sut = lg.ConstructFastSUT(issue, lambda: None)
+    qsl = lg.ConstructQSL(len(x), min(spec.performance_sample_count, len(x)), lambda _i: None, lambda _i: None)
+    previous = os.getcwd()
+    os.chdir(out)
+    try:
+        lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+    finally:
+        os.chdir(previous)
+        work.put(None)
+        for w in workers:
+            w.join(timeout=10)
+        lg.DestroyFastSUT(sut)
+        lg.DestroyQSL(qsl)
+    return summarize_run(out_dir)
+
+
 def _batches(images, batch_size: int):
     import numpy as np
     import torch
