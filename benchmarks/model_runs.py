@@ -158,7 +158,6 @@ def raw_sut_run(spec_data: dict[str, Any], out_dir: str) -> dict[str, Any]:
 
 def _batches(images, batch_size: int):
     import numpy as np
-    import torch
 
     x = np.ascontiguousarray(images)
     return [x[i:i + batch_size] for i in range(0, len(x) - batch_size + 1, batch_size)]
