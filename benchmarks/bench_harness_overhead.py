@@ -123,27 +123,26 @@ def harness_overhead(ctx: Context) -> list[Row]:
     server = campaign_spec("Server", target_latency_ms=SERVER_LATENCY_MS, min_duration_ms=s["server_min_duration_ms"])
     counter = {"n": 0}
     server_results: list[dict[str, Any]] = []
-
     hung: list[str] = []
 
     def run(sut: str, spec: dict[str, Any], label: str) -> dict[str, Any]:
         # A run that has not finished long after its minimum duration is stuck: it is recorded, and run again once.
         timeout_s = 60 + 30 * spec["min_duration_ms"] / 1000
-        for attempt in (1, 2):
+
+        def attempt() -> dict[str, Any]:
             counter["n"] += 1
             out = ctx.scratch(f"{counter['n']:03d}-{sut}-{label}")
-            try:
-                result = in_fresh_process(SUTS[sut], spec, str(out), timeout_s=timeout_s)
-            except TimeoutError:
-                if attempt == 2:
-                    raise
-                hung.append(f"{sut} {label}")
-                ctx.record(sut=sut, label=label, hung_after_s=timeout_s)
-                ctx.emit(f"{sut} {label}: no result after {timeout_s:g} s, stuck; run again")
-                continue
+            result = in_fresh_process(SUTS[sut], spec, str(out), timeout_s=timeout_s)
             ctx.record(sut=sut, label=label, **result)
             return result
-        raise AssertionError("unreachable")
+
+        try:
+            return attempt()
+        except TimeoutError:
+            hung.append(f"{sut} {label}")
+            ctx.record(sut=sut, label=label, hung_after_s=timeout_s)
+            ctx.emit(f"{sut} {label}: no result after {timeout_s:g} s, stuck; run again")
+            return attempt()
 
     # Offline, interleaved; each repeat's Offline throughput is also the cold start of that SUT's Server search.
     offline_runs: dict[str, list[dict[str, Any]]] = {"benchwright": [], "raw": []}
