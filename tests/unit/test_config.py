@@ -380,3 +380,28 @@ def test_missing_compliance_rules_file(config_tree):
     config_tree.edit("benchmarks", "digits-cnn", lambda d: d["training"].update(compliance_rules="nope.yaml"))
     rejected(config_tree, file="config/benchmarks/digits-cnn.yaml", field="training.compliance_rules",
              message="nope.yaml does not exist", fix="create the rules file")
+
+
+# --- report.baseline -----------------------------------------------------------------------------------------
+
+def test_a_report_baseline_that_does_not_exist(config_tree):
+    config_tree.campaign["report"] = {"baseline": "submissions/nightly/v12"}
+    rejected(config_tree, file="config/config.yaml", field="report.baseline",
+             message="submissions/nightly/v12 does not exist", fix="submissions/<campaign>/v1")
+
+
+def test_a_report_baseline_with_an_unset_variable(config_tree, monkeypatch):
+    monkeypatch.delenv("BW_BASELINE_ROOT", raising=False)
+    config_tree.campaign["report"] = {"baseline": "${BW_BASELINE_ROOT}/v12"}
+    rejected(config_tree, file="config/config.yaml", field="report.baseline", message="BW_BASELINE_ROOT",
+             fix="set the variable")
+
+
+def test_a_report_baseline_reaches_the_report_spec_expanded(config_tree, monkeypatch):
+    from benchwright.report.table import report_spec
+
+    (config_tree.root / "submissions/nightly/v12").mkdir(parents=True)
+    monkeypatch.setenv("BW_BASELINE_ROOT", "submissions/nightly")
+    config_tree.campaign["report"] = {"baseline": "${BW_BASELINE_ROOT}/v12", "regression_threshold_pct": 3}
+    spec = report_spec(config_tree.load())
+    assert spec.baseline == "submissions/nightly/v12" and spec.regression_threshold_pct == 3

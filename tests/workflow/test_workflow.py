@@ -250,6 +250,23 @@ def _assert_training_results(workdir):
     assert score["reference_convergence"]["reference_epochs"] == 4.0
 
 
+def test_compare_a_finished_campaign_with_its_own_bundle_and_tarball(default_campaign, tmp_path):
+    """`benchwright compare` on what the DAG wrote: the results folder against its bundle (both name results
+    <system>/<benchmark>/<scenario>/<precision>), and the bundle against its tarball: every shared result, no
+    change, exit 0."""
+    bundle = default_campaign / "results/submission/default/bundle"
+    tarball = default_campaign / "results/submission/default/default.tar.gz"
+    for baseline, candidate in ((default_campaign, bundle), (bundle, tarball)):
+        proc = subprocess.run(["benchwright", "compare", str(baseline), str(candidate), "--json",
+                               str(tmp_path / "c.json")], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        data = json.loads((tmp_path / "c.json").read_text())
+        shared = {r["result"] for r in data["results"]}
+        assert "cpu-host/digits-cnn/Offline/int8" in shared and "cpu-host/digits-cnn/training" in shared
+        assert len(shared) == 12 and not data["only_baseline"] and not data["only_candidate"]
+        assert data["regressions"] == 0 and data["improvements"] == 0 and not data["provenance"]
+
+
 def test_a_broken_model_fails_the_accuracy_check(workdir):
     # An untrained model: the learning rate is zero, so the reference weights stay at their random start.
     path = workdir / "config/benchmarks/digits-cnn.yaml"

@@ -478,6 +478,27 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write_json, atomic_write_text
+    from .report.compare import compare, load_side, parse_thresholds, render_html, render_markdown, render_text
+
+    default, per_metric = parse_thresholds(args.threshold or [])
+    result = compare(load_side(args.baseline, "BASELINE"), load_side(args.candidate, "CANDIDATE"),
+                     default_threshold=default, thresholds=per_metric, confidence=args.confidence,
+                     resamples=args.resamples, seed=args.seed)
+    sys.stdout.write(render_text(result))
+    for path, render in ((args.markdown, render_markdown), (args.html, render_html)):
+        if path:
+            atomic_write_text(path, render(result))
+    if args.json:
+        atomic_write_json(args.json, result.as_json())
+    if result.regressions:
+        print(f"benchwright compare: {len(result.regressions)} regression(s): "
+              + ", ".join(sorted({f"{line.result} {line.metric}" for line in result.regressions})), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -490,7 +511,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     summary = json.loads(Path(args.summary).read_text())
     out = Path(args.out)
     if args.index:
-        atomic_write_text(out, html.index_page(spec, table, summary))
+        comparison = ""
+        if spec.baseline:
+            from .report.compare import baseline_section
+
+            comparison = baseline_section(spec.baseline, table, args.table,
+                                          threshold=spec.regression_threshold_pct / 100,
+                                          confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed)
+        atomic_write_text(out, html.index_page(spec, table, summary, comparison))
         return 0
     system, folder = args.system, Path(args.plots)
     folder.mkdir(parents=True, exist_ok=True)
@@ -792,6 +820,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", help="folder for the SKU's plots (PNG), beside the page")
     p.add_argument("--index", action="store_true", help="write the comparison page across SKUs")
     p.set_defaults(func=_cmd_report)
+
+    from .report.compare import DEFAULT_THRESHOLD, MEASURES
+
+    p = sub.add_parser("compare", help="compare every result two campaigns (results folders or bundles) share; "
+                                       "exit 1 on a regression")
+    p.add_argument("baseline", metavar="BASELINE", help="a campaign folder (or its results.csv) or a bundle "
+                                                      "(folder, tarball, published version)")
+    p.add_argument("candidate", metavar="CANDIDATE", help="the same kinds as BASELINE")
+    p.add_argument("--threshold", action="append", metavar="[METRIC=]PCT",
+                   help=f"a ratio this many percent worse is a regression: PCT for every metric (default "
+                        f"{DEFAULT_THRESHOLD * 100:g}), METRIC=PCT for one (repeatable; metrics: {', '.join(MEASURES)})")
+    p.add_argument("--markdown", help="also write the comparison as Markdown to this file")
+    p.add_argument("--html", help="also write the comparison as an HTML page to this file")
+    p.add_argument("--json", help="also write the comparison as JSON to this file")
+    p.add_argument("--confidence", type=float, default=0.95, help="level of the bootstrap intervals (0.95)")
+    p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("publish", help="copy a checked bundle into a new version folder (never overwrites one)")
     p.add_argument("--bundle", required=True)

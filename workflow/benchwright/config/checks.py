@@ -52,11 +52,30 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
     for name, sel in c.benchmarks.items():
         out.extend(_check_workload(plan, name, sel, plan.files[f"benchmark:{name}"], root))
 
+    if c.report.baseline:
+        out.extend(_check_baseline(c.report.baseline, cfile, root))
+
     for name in c.benchmarks:
         bench = plan.benchmarks[name]
         if bench.calibration is not None:
             out.extend(_check_calibration(bench, Path(root) / c.paths.benchmarks, plan.files[f"benchmark:{name}"]))
     return out
+
+
+def _check_baseline(baseline: str, cfile: str, root: Path) -> list[Problem]:
+    """``report.baseline`` must name something that exists (what it holds is read when the report is made)."""
+    from ..data.folder import DatasetFolderError, expand_path
+
+    try:
+        path = expand_path(baseline, field="report.baseline", file=cfile)
+    except DatasetFolderError as err:
+        return [Problem(cfile, "report.baseline", str(err), "set the variable, or write the path out")]
+    if not (Path(root) / path).exists():
+        return [Problem(cfile, "report.baseline", f"{path} does not exist",
+                        "name an earlier campaign's folder (with results/report/results.csv), its results.csv, "
+                        "or a submission bundle folder or tarball (e.g. submissions/<campaign>/v1); or remove the "
+                        "field")]
+    return []
 
 
 def _check_selection(plan: Plan, name: str, sel: Any, bench: Benchmark, cfile: str, bfile: str,

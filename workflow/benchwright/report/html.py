@@ -214,7 +214,8 @@ def fixture_box(spec: ReportSpec) -> list[str]:
             "the pipeline works and say nothing about the hardware; never submittable.</p>"]
 
 
-def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -> str:
+def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], comparison: str = "") -> str:
+    """The SKUs side by side; ``comparison`` is the section comparing the campaign with its baseline (if any)."""
     systems = list(spec.systems)
     out = [_head(f"{spec.campaign}: SKU comparison"), f"<h1>Campaign <code>{html.escape(spec.campaign)}</code>: "
            "SKUs compared</h1>"]
@@ -245,6 +246,8 @@ def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any]) -
     out.append("<tr><th colspan=\"3\">" + html.escape(summary["summary_label"]) + "</th>"
                + "".join(_cell(f"{s}/summary_score", summary["systems"][s]["summary_score"]) for s in systems)
                + "</tr></table>")
+    if comparison:
+        out.append(comparison)
     out.append("</body></html>")
     return "\n".join(out)
 

@@ -19,6 +19,7 @@ from pydantic import Field
 from ..harness.accuracy import accuracy_value
 from ..harness.scenarios import policy
 from ..provenance import drift, fingerprint
+from ..schemas.campaign import DEFAULT_REGRESSION_THRESHOLD_PCT
 from ..schemas.base import Spec
 from .stats import describe, weighted_geomean
 
@@ -81,10 +82,15 @@ class ReportSpec(Spec):
     systems: dict[str, SkuInfo]
     inference: tuple[InferenceItem, ...] = ()
     training: tuple[TrainingItem, ...] = ()
+    baseline: str | None = None
+    """The campaign's ``report.baseline``, expanded: the index page compares the campaign with it."""
+    regression_threshold_pct: float = Field(default=DEFAULT_REGRESSION_THRESHOLD_PCT, gt=0)
 
 
 def report_spec(plan) -> ReportSpec:
     """What the reports need of a campaign (benchwright.config.Plan)."""
+    from ..data.folder import expand_path
+
     c = plan.campaign
     systems = {}
     for sku in plan.systems_in_use:
@@ -111,7 +117,10 @@ def report_spec(plan) -> ReportSpec:
                       weights=dict(c.report.weights), confidence=c.report.confidence,
                       resamples=c.report.bootstrap_resamples, systems=systems, inference=tuple(inference),
                       training=tuple(training),
-                      fixtures=tuple(n for n, sel in c.benchmarks.items() if sel.fixture))
+                      fixtures=tuple(n for n, sel in c.benchmarks.items() if sel.fixture),
+                      baseline=str(expand_path(c.report.baseline, field="report.baseline", file=plan.files["campaign"]))
+                      if c.report.baseline else None,
+                      regression_threshold_pct=c.report.regression_threshold_pct)
 
 
 def _ms(ns: Any) -> float:

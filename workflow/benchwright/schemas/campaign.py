@@ -66,6 +66,10 @@ class TrainingSettings(Spec):
         return seeds
 
 
+DEFAULT_REGRESSION_THRESHOLD_PCT = 5.0
+"""How much worse (percent) a result may be than its baseline before `benchwright compare` calls it a regression."""
+
+
 class ReportSettings(Spec):
     """The results table, statistics and reports."""
 
@@ -78,6 +82,14 @@ class ReportSettings(Spec):
 
     bootstrap_resamples: PositiveInt = 10000
     """Resamples of each bootstrap interval (seeded with the campaign seed)."""
+
+    baseline: NonEmptyStr | None = None
+    """An earlier run to compare this campaign with (e.g. ``submissions/nightly/v12``): a campaign folder, its
+    results.csv, or a submission bundle (folder or tarball); ``${VAR}`` and ``~`` are expanded. The report's index
+    page then shows `benchwright compare BASELINE <this campaign>`."""
+
+    regression_threshold_pct: PositiveFloat = DEFAULT_REGRESSION_THRESHOLD_PCT
+    """A result this many percent worse than the baseline is a regression (when its interval excludes no change)."""
 
 
 class Paths(Spec):
