@@ -324,12 +324,14 @@ def test_an_old_ranging_file_reads_back_and_keeps_its_keys(scenario, tmp_path):
     spec = _spec(scenario)
     ranging = read_ranging(spec, path)
     assert type(ranging) is policy(scenario).ranging_model()
-    tokens = {"trials": {"__all__": {"ttft_p99_ns", "tpot_p99_ns"}}}  # LLM fields added later, None here
-    assert ranging.model_dump(mode="json", exclude=tokens) == old
+    # fields added later, None here: LLM token latencies; Server's reason for finding no VALID QPS
+    later = {"trials": {"__all__": {"ttft_p99_ns", "tpot_p99_ns"}}, "reason": True}
+    assert ranging.model_dump(mode="json", exclude=later) == old
     assert all(t.ttft_p99_ns is None and t.tpot_p99_ns is None for t in ranging.trials)
+    assert getattr(ranging, "reason", None) is None
     again = type(ranging).model_validate_json(ranging.model_dump_json(indent=2))
     assert again == ranging
-    assert set(json.loads(ranging.model_dump_json())) == set(old)
+    assert set(json.loads(ranging.model_dump_json())) - {"reason"} == set(old)
     sized = apply_ranging(spec, ranging)
     assert sized == apply_ranging(spec, old)  # a dict is validated the same way
     knob = {"Server": ("target_qps", "target_qps"), "Offline": ("expected_qps", "expected_qps"),
@@ -439,6 +441,8 @@ def test_range_job_writes_what_it_wrote_before(scenario, fake, tmp_path, monkeyp
     expected = _old_range(spec, FakeLoadGen(fake.throughput, fake.max_qps, fake.p50_ns))
     for t in expected["trials"]:  # LLM token latencies came later: none for these runs
         t.update(ttft_p99_ns=None, tpot_p99_ns=None)
+    if scenario == "Server":  # Server's reason for finding no VALID QPS came later: none, a QPS was found
+        expected["reason"] = None
     on_disk = json.loads(out.read_text())
     assert set(on_disk) == set(expected)
     assert on_disk == expected  # same keys, same values (numbers compare equal: 550 == 550.0)
@@ -449,11 +453,9 @@ def test_range_job_writes_what_it_wrote_before(scenario, fake, tmp_path, monkeyp
     assert next(iter(outcome.summary())) == "scenario"
 
 
-def test_server_ranging_without_a_valid_qps_fails_with_the_trials():
-    from benchwright.harness.scenarios import InvalidRun
-    from benchwright.harness.steps import InvalidRun as StepsInvalidRun
-
-    assert StepsInvalidRun is InvalidRun
+def test_server_ranging_without_a_valid_qps_sizes_the_run_at_the_lowest_qps_and_says_why():
+    """No trial VALID: the ranging is still a result (the performance run then stays INVALID and is recorded as
+    such, so the campaign goes on to its report), with max_valid_qps None and the reason."""
     fake = FakeLoadGen(max_qps=0.0)
     trials: list[RangingTrial] = []
 
@@ -464,5 +466,8 @@ def test_server_ranging_without_a_valid_qps_fails_with_the_trials():
                                    validity=r.result_validity, metric=r.metric_value, p99_ns=r.latency.p99_ns))
         return r
 
-    with pytest.raises(InvalidRun, match=r"no Server QPS between 0 and 1000 was VALID .*\(trials: \[\{'target_qps'"):
-        policy("Server").range(_spec("Server"), trial, trials, 3)
+    ranging = policy("Server").range(_spec("Server"), trial, trials, 3)
+    server = [t for t in ranging.trials if t.target_qps is not None]  # after the Offline trial
+    assert ranging.max_valid_qps is None and [t.validity for t in server] == ["INVALID"] * 3
+    assert ranging.target_qps == min(t.target_qps for t in server) == 250.0  # 1000, then 500, then 250
+    assert "no Server QPS between 0 and 1000 was VALID" in ranging.reason and "lowest tried: 250.0 QPS" in ranging.reason

@@ -156,7 +156,7 @@ def _cmd_loadgen(args: argparse.Namespace) -> int:
     from .harness.steps import loadgen_job
 
     loadgen_job(_run_spec(args.spec), args.model, args.data, args.out, ranging_file=args.ranging,
-                detected_file=args.detected)
+                detected_file=args.detected, require_valid=not args.keep_invalid)
     return 0
 
 
@@ -175,7 +175,7 @@ def _cmd_accuracy(args: argparse.Namespace) -> int:
 
     text = accuracy_job(args.run, args.data, args.out, benchmark=args.benchmark, reference=args.reference,
                         target_fraction=args.target_fraction, task=args.task, metric=args.metric,
-                        fixture=args.fixture)
+                        fixture=args.fixture, keep_below_target=args.keep_below_target)
     record = args.record or str(Path(args.out).with_suffix(".json"))
     atomic_write_json(record, accuracy_record(text, benchmark=args.benchmark, task=args.task, metric=args.metric,
                                               reference=args.reference, target_fraction=args.target_fraction,
@@ -458,13 +458,22 @@ def _cmd_table(args: argparse.Namespace) -> int:
     import math
 
     from .fsutil import atomic_open, atomic_write_json
-    from .report.table import ReportSpec, results_table, summary
+    from .paths import REPORT_DIR, REPORT_STATUS, REPORT_STATUS_JSON, REPORT_SUMMARY, REPORT_TABLE
+    from .report.table import ReportSpec, results_table, status_table, summary
 
     spec = ReportSpec.model_validate_json(args.spec)
     table = results_table(spec)
     out = Path(args.out_dir)
-    with atomic_open(out / "results.csv", "w") as handle:
+
+    def name(pattern: str) -> str:
+        return Path(pattern).relative_to(REPORT_DIR).as_posix()
+
+    with atomic_open(out / name(REPORT_TABLE), "w") as handle:
         table.to_csv(handle, index=False, float_format="%.10g")
+    status = status_table(table)
+    with atomic_open(out / name(REPORT_STATUS), "w") as handle:
+        status.to_csv(handle, index=False, float_format="%.10g")
+    atomic_write_json(out / name(REPORT_STATUS_JSON), {"results": status.to_dict("records")})
 
     def clean(obj):
         if isinstance(obj, float) and math.isnan(obj):
@@ -473,8 +482,13 @@ def _cmd_table(args: argparse.Namespace) -> int:
             return {k: clean(v) for k, v in obj.items()}
         return obj
 
-    atomic_write_json(out / "summary.json", clean(summary(spec, table)))
-    print(f"results table: {len(table)} rows in {out / 'results.csv'}", file=sys.stderr)
+    atomic_write_json(out / name(REPORT_SUMMARY), clean(summary(spec, table)))
+    print(f"results table: {len(table)} rows in {out / name(REPORT_TABLE)}", file=sys.stderr)
+    failed = status[status.status == "FAIL"]
+    for row in failed.itertuples():
+        print(f"  FAIL {row.result}: {row.reason or 'accuracy not checked'}", file=sys.stderr)
+    print(f"status: {len(status) - len(failed)} of {len(status)} result(s) PASS ({out / name(REPORT_STATUS)})",
+          file=sys.stderr)
     return 0
 
 
@@ -707,6 +721,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder (LoadGen logs, user.conf, record.json)")
     p.add_argument("--ranging", help="ranging result whose target/expected QPS the run uses")
     p.add_argument("--detected", help="detection record of the system, copied into the run record")
+    p.add_argument("--keep-invalid", action="store_true",
+                   help="a performance run still INVALID after its retries is the result (recorded INVALID, with "
+                        "LoadGen's reason; the bundle refuses it) instead of failing the job (what the DAG does)")
     p.set_defaults(func=_cmd_loadgen)
 
     p = sub.add_parser("range", help="find Offline's expected QPS or the highest VALID Server QPS")
@@ -719,7 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("accuracy", help="score an accuracy run and check it against the benchmark's target")
     p.add_argument("--run", required=True, help="an AccuracyOnly run folder")
     p.add_argument("--data", required=True, help="preprocessed data folder (labels)")
-    p.add_argument("--out", required=True, help="accuracy.txt, written only when the target is met")
+    p.add_argument("--out", required=True, help="accuracy.txt, written when the target is met (or with "
+                                                  "--keep-below-target / --fixture)")
     p.add_argument("--record", help="the check's record (command, accuracy, target), written with accuracy.txt "
                                     "(default: accuracy.json beside it)")
     p.add_argument("--benchmark", required=True)
@@ -729,6 +747,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="top1", help="the benchmark's accuracy metric")
     p.add_argument("--fixture", action="store_true", help="a run on `benchwright fixture` stand-ins: write "
                    "accuracy.txt even below the target (recorded as a fixture run)")
+    p.add_argument("--keep-below-target", action="store_true",
+                   help="an accuracy under the target is a result (accuracy.txt written, the record says the target "
+                        "was missed; the bundle refuses it) instead of failing the job (what the DAG does)")
     p.set_defaults(func=_cmd_accuracy)
 
     p = sub.add_parser("train", help="one MLPerf training run (time to train) with its MLPerf log")

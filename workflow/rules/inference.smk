@@ -53,7 +53,7 @@ rule loadgen_performance:
         "../envs/benchwright.yaml"
     shell:
         "benchwright container-run {params.container:q} -- loadgen --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
-        " --detected {input.detected:q} {params.ranging:q} --out {output:q} 2>&1 | tee {log:q}"
+        " --detected {input.detected:q} {params.ranging:q} --keep-invalid --out {output:q} 2>&1 | tee {log:q}"
 
 
 use rule loadgen_performance as loadgen_accuracy with:

@@ -8,6 +8,8 @@ rule report_table:
     output:
         table=report(paths.REPORT_TABLE, category="Results", caption="../report/table.rst"),
         summary=paths.REPORT_SUMMARY,
+        status=paths.REPORT_STATUS,
+        status_json=paths.REPORT_STATUS_JSON,
     log:
         "logs/report/table.log",
     params:

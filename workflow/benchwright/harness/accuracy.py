@@ -221,10 +221,13 @@ def accuracy_record(accuracy_txt: str, *, benchmark: str, task: str, metric: str
     scored = [line for line in lines if not line.startswith("hash=")]
     digest = next((line[len("hash="):] for line in lines if line.startswith("hash=")), None)
     values = accuracy_values(accuracy_txt)
+    target = round(reference * target_fraction, 6)
+    measured = accuracy_value(accuracy_txt, metric)
     return {"version": ACCURACY_RECORD_VERSION, "benchmark": benchmark, "task": task, "metric": metric,
             "values": values,
             "accuracy_txt": scored, "accuracy_log_sha256": digest, "reference": reference,
-            "target_fraction": target_fraction, "target": round(reference * target_fraction, 6),
+            "target_fraction": target_fraction, "target": target, "accuracy": measured,
+            "meets_target": measured is not None and measured >= target - 1e-9,
             "fixture": fixture, "execution": run_facts()}
 
 

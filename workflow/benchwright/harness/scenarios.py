@@ -109,10 +109,13 @@ class ServerRanging(Ranging):
     bisection under the Offline throughput, and the QPS to run at."""
 
     scenario: Literal["Server", "Interactive"]
-    max_valid_qps: float
-    """Highest QPS whose trial was VALID."""
+    max_valid_qps: float | None
+    """Highest QPS whose trial was VALID; None when no trial was (see ``reason``)."""
     target_qps: float
-    """What the performance run issues at: max_valid_qps times SERVER_MARGIN, rounded down."""
+    """What the performance run issues at: max_valid_qps times SERVER_MARGIN, rounded down; without a VALID
+    trial, the lowest QPS tried (the run is then recorded INVALID as a result, not dropped)."""
+    reason: str | None = None
+    """Why no trial was VALID, when none was."""
     offline_qps: float
     """Throughput of the Offline trial, the bisection's upper bound."""
 
@@ -327,10 +330,12 @@ class ServerPolicy(ScenarioPolicy):
             else:
                 hi = qps
         if best is None:
-            raise InvalidRun(f"benchwright: no Server QPS between 0 and {throughput:.0f} was VALID for "
-                             f"{spec.benchmark} on {spec.system} within the {spec.target_latency_ms} ms latency bound; "
-                             "check the SKU's "
-                             f"batch_size and batching_timeout_us (trials: {[t.model_dump() for t in trials]})")
+            lowest = min(t.target_qps for t in trials if t.target_qps is not None) if trials else throughput
+            return self._ranging(
+                spec, trials, max_valid_qps=None, target_qps=round(max(1.0, lowest), 1), offline_qps=throughput,
+                reason=f"no Server QPS between 0 and {throughput:.0f} was VALID for {spec.benchmark} on "
+                       f"{spec.system} within the {spec.target_latency_ms} ms latency bound (lowest tried: "
+                       f"{lowest:.1f} QPS); check the SKU's batch_size and batching_timeout_us")
         return self._ranging(spec, trials, max_valid_qps=round(best, 1),
                              target_qps=round(max(1.0, math.floor(best * SERVER_MARGIN)), 1), offline_qps=throughput)
 

@@ -75,6 +75,22 @@ def drift_box(table: pd.DataFrame, system: str | None = None) -> str:
             f"results.csv say what each run used).<ul>{items}</ul></div>")
 
 
+def failure_box(table: pd.DataFrame, system: str | None = None) -> str:
+    """The results that failed (a performance run still INVALID, an accuracy under target), with their reasons;
+    the campaign ran on, and the bundle refused them (empty if none)."""
+    rows = table if system is None else table[table.system == system]
+    if "failure" not in rows:  # a table written before failures were results
+        return ""
+    failed = rows[rows.failure.map(has_drift)]
+    if failed.empty:
+        return ""
+    items = "".join(
+        f'<li data-key="{html.escape(_run_key(r))}/failure" data-value="{html.escape(r.failure)}"><code>'
+        f'{html.escape(_run_key(r))}</code>: {html.escape(r.failure)}</li>' for r in failed.itertuples())
+    return (f'<div class="drift" id="failures"><b>{len(failed)} result(s) failed</b>: they are kept as results '
+            "(results.csv, status.csv) and refused by the submission bundle.<ul>" + items + "</ul></div>")
+
+
 def has_drift(value: Any) -> bool:
     return isinstance(value, str) and value != ""  # read back from the CSV, an empty cell is NaN
 
@@ -99,6 +115,7 @@ def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], sys
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: short LoadGen runs that show the '
                    "pipeline works. These numbers are not MLPerf results.</p>")
     out += fixture_box(spec)
+    out.append(failure_box(table, system))
     out.append(drift_box(table, system))
     if not inf.empty:
         out += ["<h2>Inference</h2><table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
@@ -222,6 +239,7 @@ def index_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], c
     if spec.mode != "submission":
         out.append(f'<p class="smoke">Run mode <b>{html.escape(spec.mode)}</b>: not MLPerf results.</p>')
     out += fixture_box(spec)
+    out.append(failure_box(table))
     out.append(drift_box(table))
     out.append("<table><tr><th>benchmark</th><th>scenario</th><th>precision</th>"
                + "".join(f"<th><a href=\"{html.escape(s)}.html\">{html.escape(s)}</a></th>" for s in systems)

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -28,7 +29,7 @@ COLUMNS = [
     "kind", "benchmark", "system", "scenario", "precision", "run", "run_mode", "metric", "value", "unit",
     "validity", "early_stopping_met", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "samples", "duration_s",
     "samples_per_s", "queries_per_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "tokens_per_s",
-    "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok",
+    "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok", "failure",
     "power_source", "energy_j", "average_w", "energy_per_sample_j", "samples_per_s_per_accelerator",
     "samples_per_joule", "price_per_hour_usd", "cost_per_1k_queries_usd", "cost_per_1m_samples_usd",
     "cost_per_1k_tokens_usd",
@@ -146,7 +147,20 @@ def provenance_columns(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
+def failure_reason(validity: Any, invalid_reason: Any, accuracy: float, accuracy_ok: bool | None,
+                   accuracy_target: float, fixture: bool = False) -> str:
+    """Why a result failed, in one line ("" when it did not): its performance run stayed INVALID, or its
+    accuracy is under the target (a fixture's random-weight stand-in is expected to miss: not a failure)."""
+    reasons = []
+    if validity != "VALID":
+        reasons.append(f"performance run {validity or 'without a verdict'}"
+                       + (f" ({invalid_reason})" if invalid_reason else ""))
+    if accuracy_ok is False and not fixture:
+        reasons.append(f"accuracy {accuracy:.3f} % under the target {accuracy_target:g} %")
+    return "; ".join(reasons)
+
+
+def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False) -> dict[str, Any]:
     run = Path(item.run)
     record = json.loads((run / "performance/record.json").read_text())
     result, sut, spec = record["result"], record["sut"], record["spec"]
@@ -178,6 +192,7 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
     ttft, tpot = result.get("first_token_latency") or {}, result.get("time_per_output_token") or {}
     tokens_per_s = result.get("tokens_per_second")
     tokens_per_s = float(tokens_per_s) if isinstance(tokens_per_s, (int, float)) else math.nan
+    accuracy_ok = bool(accuracy >= item.accuracy_target - 1e-9) if not math.isnan(accuracy) else None
     return {
         "kind": "inference", "benchmark": item.benchmark, "system": item.system, "scenario": item.scenario,
         "precision": item.precision, "run": 1, "run_mode": spec.get("run_mode"), "metric": result.get("metric"),
@@ -190,7 +205,9 @@ def inference_row(item: InferenceItem, sku: SkuInfo) -> dict[str, Any]:
         "tpot_p50_ms": _ms(tpot.get("p50_ns")), "tpot_p99_ms": _ms(tpot.get("p99_ns")), "tokens_per_s": tokens_per_s,
         "accuracy": accuracy, "accuracy_target": item.accuracy_target,
         "accuracy_reference": item.accuracy_reference,
-        "accuracy_ok": bool(accuracy >= item.accuracy_target - 1e-9) if not math.isnan(accuracy) else None,
+        "accuracy_ok": accuracy_ok,
+        "failure": failure_reason(result.get("result_validity"), result.get("invalid_reason"), accuracy, accuracy_ok,
+                                  item.accuracy_target, fixture),
         "power_source": source, "energy_j": energy_j, "average_w": average_w, "energy_per_sample_j": per_sample,
         "samples_per_s_per_accelerator": samples_per_s / sku.accelerators_total if sku.accelerators_total
         else math.nan,
@@ -218,6 +235,7 @@ def training_rows(item: TrainingItem, sku: SkuInfo) -> list[dict[str, Any]]:
             "converged": record["converged"], "epochs": record.get("epochs"), "accuracy":
             100 * record["final_accuracy"] if record.get("final_accuracy") is not None else math.nan,
             "accuracy_target": 100 * item.quality_target,
+            "failure": "" if record["converged"] else "did not reach the quality target",
             "power_source": NOT_MEASURED, "price_per_hour_usd": price if price is not None else math.nan,
             **provenance_columns(record),
             "notes": f"seed {record['spec']['seed']}; cost of the run "
@@ -253,7 +271,7 @@ def flag_drift(rows: list[dict[str, Any]]) -> None:
 
 
 def results_table(spec: ReportSpec) -> pd.DataFrame:
-    rows = [inference_row(item, spec.systems[item.system]) for item in spec.inference]
+    rows = [inference_row(item, spec.systems[item.system], item.benchmark in spec.fixtures) for item in spec.inference]
     for item in spec.training:
         rows += training_rows(item, spec.systems[item.system])
     flag_drift(rows)
@@ -290,3 +308,35 @@ def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
     out["drift"] = [{"run": run_id(r._asdict()), "system": r.system, "differences": r.drift.split("; ")}
                     for r in flagged.itertuples()]
     return out
+
+
+STATUS_COLUMNS = ["result", "system", "benchmark", "precision", "scenario", "AccuracyMode", "PerformanceMode",
+                  "PerformanceMode_min", "PerformanceMode_max", "PerformanceMode_avg", "runs", "status", "reason"]
+"""The status table: AccuracyMode is 1 for PASS (the accuracy reached its target), 0 for FAIL; PerformanceMode is
+1 for VALID, 0 for INVALID, for the first run (the one a submission holds), with min/max/avg over the repeats."""
+
+
+def status_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``<system>_<benchmark>_<precision>_<scenario>`` of the results table: Virtual Client's MLPerf
+    metrics (AccuracyMode PASS/FAIL, PerformanceMode VALID/INVALID) as 1/0, for dashboards and CI gates.
+
+    Training is a row with scenario ``training``: a run is VALID when it converged (reached the quality target)."""
+    rows = []
+    for (system, bench, prec, scen), runs in table.groupby(["system", "benchmark", "precision", "scenario"],
+                                                          sort=False):
+        runs = runs.sort_values("run")
+        if scen == "training":
+            perf = [int(bool(c)) for c in runs.converged]
+            accuracy = int(any(perf))
+        else:
+            perf = [int(v == "VALID") for v in runs.validity]
+            ok = runs.accuracy_ok.iloc[0]
+            accuracy = int(bool(ok)) if isinstance(ok, (bool, np.bool_)) else 0
+        failures = runs["failure"] if "failure" in runs else ()  # a table written before failures were results
+        reasons = sorted({f for f in failures if isinstance(f, str) and f})
+        rows.append({"result": f"{system}_{bench}_{prec}_{scen}", "system": system, "benchmark": bench,
+                     "precision": prec, "scenario": scen, "AccuracyMode": accuracy, "PerformanceMode": perf[0],
+                     "PerformanceMode_min": min(perf), "PerformanceMode_max": max(perf),
+                     "PerformanceMode_avg": sum(perf) / len(perf), "runs": len(perf),
+                     "status": "PASS" if accuracy and min(perf) else "FAIL", "reason": "; ".join(reasons)})
+    return pd.DataFrame(rows, columns=STATUS_COLUMNS)

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -33,7 +34,7 @@ from ..errors import BenchwrightError
 from ..fsutil import (atomic_open, atomic_write_json, atomic_write_text, sha256_file, staged_dir, staged_file,
                       staging_dir)
 from ..sysdesc import inference_description, training_description
-from .inference import assemble_inference, command_lines, need_input, recorded_commands
+from .inference import AssemblyError, assemble_inference, command_lines, need_input, recorded_commands, refusals
 from .provenance import write_provenance
 from .spec import BUNDLE_FORMAT, BUNDLE_VERSION, IMPLEMENTATION, BundleSpec
 from .training import assemble_training
@@ -194,9 +195,9 @@ def _training_readme(spec: BundleSpec, entries: list, source: dict[str, Any]) ->
 
 
 def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | None, training_root: str | None,
-             provenance: dict[str, str] | None = None) -> dict[str, Any]:
-    """benchwright.json: what the validator needs beyond the MLPerf tree (mode, targets, required runs), and
-    where each result's provenance record is."""
+             provenance: dict[str, str] | None = None, refused: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """benchwright.json: what the validator needs beyond the MLPerf tree (mode, targets, required runs), where
+    each result's provenance record is, and the results the bundle refused (with their reasons)."""
     provenance = provenance or {}
 
     def inference_path(e) -> str:
@@ -231,6 +232,7 @@ def metadata(spec: BundleSpec, source: dict[str, Any], inference_root: str | Non
              "rules": (f"{training_root}/benchmarks/{e.tree_benchmark}/implementations/{IMPLEMENTATION}/"
                        "compliance.yaml") if e.rules else None}
             for e in spec.training],
+        "refused": refused or [],
     }
 
 
@@ -246,6 +248,17 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
     if existing and not overwrite:
         raise BundleExists(f"benchwright: {existing[0]} already exists; a finished bundle is never overwritten.\n"
                            "    fix: assemble into a new folder, or pass --overwrite to replace it")
+    refused = refusals(spec)
+    if refused:
+        names = {r["result"] for r in refused}
+        spec = spec.model_copy(update={"inference": tuple(
+            e for e in spec.inference if f"{e.system}/{e.benchmark}/{e.scenario.value}/{e.precision.value}" not in names)})
+        for r in refused:
+            print(f"benchwright bundle: refused {r['result']}: {'; '.join(r['reasons'])}", file=sys.stderr)
+        if not spec.inference and not spec.training:
+            raise AssemblyError("benchwright: every result of the campaign is refused (" + "; ".join(
+                f"{r['result']}: {', '.join(r['reasons'])}" for r in refused) + "), so there is no bundle to make.\n"
+                "    fix: see the campaign's report (results/report/) for each result and its reason")
     sys_inference, sys_training = system_descriptions(spec)
     # Exits in reverse order: the folder is renamed into place first, then the tarball.
     with staged_file(tarball) as staged_tar, staged_dir(out, replace=True) as staging, \
@@ -253,7 +266,7 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
         src = Path(tmp) / "src"
         source = copy_source(checkout, src)
         _copy_campaign(spec.config_files, src / "campaign")
-        org = assemble_inference(staging / "inference", spec, sys_inference, src, source["commit"])
+        org = assemble_inference(staging / "inference", spec, sys_inference, src, source["commit"], refused)
         inference_root = org.relative_to(staging).as_posix() if org else None
         training_root = None
         for entry in spec.training:
@@ -267,7 +280,7 @@ def assemble_bundle(spec: BundleSpec, out: str | os.PathLike[str], tarball: str 
                                       rules=Path(entry.rules) if entry.rules else None)
             training_root = org_t.relative_to(staging).as_posix()
         index = write_provenance(staging, spec, inference_root, training_root)
-        atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root, index))
+        atomic_write_json(staging / METADATA, metadata(spec, source, inference_root, training_root, index, refused))
         write_manifest(staging)
         # The tarball is made from the staged folder (its bytes do not depend on where the folder is) and placed
         # right after the folder: a job killed at any point before leaves neither at its final path.

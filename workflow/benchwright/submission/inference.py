@@ -161,7 +161,37 @@ def add_result(org: Path, spec: BundleSpec, entry: InferenceEntry, source_commit
     return out, perf, accuracy_line
 
 
-def documentation(spec: BundleSpec, rows: Iterable[tuple[InferenceEntry, object, str]]) -> str:
+def refusals(spec: BundleSpec) -> list[dict[str, Any]]:
+    """The results a bundle refuses, each with its reasons: a performance run that stayed INVALID, or an accuracy
+    under the benchmark's target (a fixture's stand-in model aside). The DAG keeps them as results, so the report
+    shows them; a submission must not hold them."""
+    import json
+
+    from ..paths import RUN_RECORD
+
+    out = []
+    for e in spec.inference:
+        run = Path(e.run)
+        perf = json.loads(need_input(run / "performance" / RUN_RECORD, "the performance run's record").read_text())
+        result = perf.get("result") or {}
+        reasons = []
+        if result.get("result_validity") != "VALID":
+            reasons.append(f"the performance run is {result.get('result_validity') or 'without a verdict'} "
+                           f"({result.get('invalid_reason') or 'see its mlperf_log_summary.txt'})")
+        accuracy = run / "accuracy.json"
+        if accuracy.is_file() and not e.fixture:
+            record = json.loads(accuracy.read_text())
+            if record.get("meets_target") is False:
+                reasons.append(f"the accuracy {record.get('accuracy')} is under the target {record.get('target')}")
+        if reasons:
+            out.append({"result": f"{e.system}/{e.benchmark}/{e.scenario.value}/{e.precision.value}",
+                        "system": e.system, "benchmark": e.benchmark, "scenario": e.scenario.value,
+                        "precision": e.precision.value, "reasons": reasons})
+    return out
+
+
+def documentation(spec: BundleSpec, rows: Iterable[tuple[InferenceEntry, object, str]],
+                  refused: Iterable[dict[str, Any]] = ()) -> str:
     lines = [
         f"# {spec.submitter}: campaign `{spec.campaign}`",
         "",
@@ -177,11 +207,17 @@ def documentation(spec: BundleSpec, rows: Iterable[tuple[InferenceEntry, object,
         lines.append(f"| {entry.system} | {entry.model} | {entry.mlperf_benchmark or entry.benchmark} | "
                      f"{entry.precision.value} | {entry.scenario.value} | {_metric(perf)} | "
                      f"{perf.result_validity} | {acc} |")
+    refused = list(refused)
+    if refused:
+        lines += ["", "## Refused results", "",
+                  "The campaign ran these, but they are not results a submission may hold; the campaign's report "
+                  "shows them.", ""]
+        lines += [f"- {r['result']}: {'; '.join(r['reasons'])}" for r in refused]
     return "\n".join(lines) + "\n"
 
 
 def assemble_inference(root: Path, spec: BundleSpec, system_descriptions: dict[str, dict[str, str]],
-                       source: Path, source_commit: str) -> Path | None:
+                       source: Path, source_commit: str, refused: Iterable[dict[str, Any]] = ()) -> Path | None:
     """Write the inference tree of ``spec`` under ``root``; return ``root/<division>/<submitter>``."""
     if not spec.inference:
         return None
@@ -202,5 +238,5 @@ def assemble_inference(root: Path, spec: BundleSpec, system_descriptions: dict[s
                                 " in the benchmark's file (an image classifier maps to resnet)")
         atomic_write_json(org / "model_mapping.json", dict(sorted(mapping.items())))
     shutil.copytree(source, org / "src")
-    atomic_write_text(org / "documentation" / "README.md", documentation(spec, rows))
+    atomic_write_text(org / "documentation" / "README.md", documentation(spec, rows, refused))
     return org
