@@ -160,7 +160,8 @@ def test_a_loadgen_run_integrates_the_power_of_a_fake_rapl_tree(default_models, 
 # --- table, plots, pages -------------------------------------------------------------------------------------
 
 
-def build_report(root: Path, *, price: float | None = 0.08, prepare=None) -> dict[str, Path]:
+def build_report(root: Path, *, price: float | None = 0.08, prepare=None, repeats: tuple[float, ...] = ()
+                 ) -> dict[str, Path]:
     """The recorded smoke run and training runs laid out as a finished campaign; then `benchwright table` and
     `benchwright report` as the DAG runs them."""
     from benchwright.cli import main
@@ -168,7 +169,7 @@ def build_report(root: Path, *, price: float | None = 0.08, prepare=None) -> dic
     from benchwright.report.table import report_spec
     from tests.unit.test_submission import make_campaign
 
-    make_campaign(root, recorded="smoke-int8-offline", training=True, mode="smoke")
+    make_campaign(root, recorded="smoke-int8-offline", training=True, mode="smoke", repeats=repeats)
     if prepare:
         prepare(root)
     sku = root / "config/systems/cpu-host.yaml"
@@ -210,6 +211,50 @@ def test_table_has_a_row_per_run_with_normalizations(tmp_path):
     assert training["olympic_mean"] == pytest.approx(olympic_mean(minutes))
     assert training["ci_low"] <= training["mean"] <= training["ci_high"]
     assert "not an MLPerf metric" in summary["summary_label"]
+
+
+def test_repeated_runs_give_median_interval_cv_valid_rate_and_a_noisy_flag(tmp_path):
+    """Three performance runs of one result (the recorded one, then x0.9 and x1.1): a row each; the summary's
+    median, bootstrap interval of the median, CV (0.1: noisy, over 5 %) and VALID rate; the page's table; the
+    accuracy interval from its 1,024 samples."""
+    from benchwright.report.stats import proportion_ci
+
+    files = build_report(tmp_path, repeats=(0.9, 1.1))
+    table = pd.read_csv(files["csv"])
+    inf = table[table.kind == "inference"]
+    assert inf.run.tolist() == [1, 2, 3]
+    value = inf.value.iloc[0]
+    assert inf.value.tolist() == pytest.approx([value, 0.9 * value, 1.1 * value])
+    stats = json.loads(files["summary"].read_text())["systems"]["cpu-host"]["inference"]["digits-cnn/Offline/int8"]
+    assert stats["runs"] == 3 and stats["valid_rate"] == 1.0
+    m = stats["metrics"]["value"]
+    assert m["median"] == pytest.approx(value) and m["cv"] == pytest.approx(0.1)
+    assert 0.9 * value <= m["ci_low"] <= m["median"] <= m["ci_high"] <= 1.1 * value
+    assert stats["noisy"] is True
+    assert stats["accuracy"] == pytest.approx(proportion_ci(1000, 1024))
+    page = files["page"].read_text()
+    assert "<h2>Repeated runs</h2>" in page and "noisy" in page and 'data-key="cpu-host/digits-cnn/Offline/int8/cv"' in page
+    assert "Wilson score intervals" in page
+    # the submitted run (run 1) is the one on the pages and plots
+    assert f'data-key="cpu-host/digits-cnn/Offline/int8/value" data-value="{float(value)!r}"' in page
+
+
+def test_an_accuracy_interval_from_its_sample_count():
+    from benchwright.report.stats import proportion_ci, repeat_stats
+
+    ci = proportion_ci(1000, 1024)
+    assert ci["accuracy"] == pytest.approx(97.65625)
+    # Wilson score interval, by hand: z = 1.959964
+    z, n, p = 1.959964, 1024, 1000 / 1024
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert ci["ci_low"] == pytest.approx(100 * (centre - half), abs=1e-4)
+    assert ci["ci_high"] == pytest.approx(100 * (centre + half), abs=1e-4)
+    assert ci["samples_for_1_point"] == math.ceil(z * z * p * (1 - p) / 1e-4)  # 880 samples
+    single = repeat_stats([5.0])
+    assert single["n"] == 1 and math.isnan(single["cv"]) and single["noisy"] is False
+    steady = repeat_stats([100.0, 101.0, 99.0])
+    assert steady["cv"] == pytest.approx(0.01) and steady["noisy"] is False
 
 
 def test_plots_and_pages_are_written_and_say_not_measured(tmp_path):

@@ -58,7 +58,7 @@ def test_golden_campaign_fields():
     # Golden values: renaming or removing a campaign key breaks every user's config. Change with care.
     assert set(Campaign.model_fields) == {
         "name", "submitter", "division", "mlperf_version", "mode", "seed", "benchmarks", "loadgen", "training",
-        "accept_system_mismatch", "allow_cpu_fallback", "paths", "report"}
+        "accept_system_mismatch", "allow_cpu_fallback", "paths", "report", "repeats"}
 
 
 def test_sku_can_fill_every_mlperf_system_description_field():

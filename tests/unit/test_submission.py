@@ -78,17 +78,26 @@ def stamp_commands(root: Path, run: str) -> None:
     (root / run / "accuracy.json").write_text(json.dumps(record, indent=2))
 
 
-def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "submission") -> Path:
+def make_campaign(root: Path, *, recorded: str, training: bool, mode: str = "submission",
+                  repeats: tuple[float, ...] = ()) -> Path:
     """A working directory holding the repository's config and, under results/, the recorded runs laid out as a
-    finished campaign (INT8 Offline on cpu-host, and the five training runs when ``training``)."""
+    finished campaign (INT8 Offline on cpu-host, and the five training runs when ``training``). ``repeats``: each
+    factor adds a repeated performance run, the recorded one with its metric times the factor."""
     shutil.copytree(REPO / "config", root / "config")
     campaign = yaml.safe_load((REPO / "config/config.yaml").read_text())
     campaign["mode"] = mode
-    campaign["benchmarks"]["digits-cnn"].update(scenarios=["Offline"], precisions=["int8"], training=training)
+    campaign["benchmarks"]["digits-cnn"].update(scenarios=["Offline"], precisions=["int8"], training=training,
+                                                repeats=1 + len(repeats))
     campaign["benchmarks"].pop("pydoc-lm", None)  # the recorded runs are the digits model's
     (root / "config/config.yaml").write_text(yaml.safe_dump(campaign, sort_keys=False))
     shutil.copytree(RECORDED / recorded, root / RESULT)
     stamp_commands(root, RESULT)
+    for i, factor in enumerate(repeats, start=2):
+        repeat = root / RESULT / f"repeats/run_{i}"
+        shutil.copytree(root / RESULT / "performance", repeat)
+        record = json.loads((repeat / "record.json").read_text())
+        record["result"]["metric_value"] *= factor
+        (repeat / "record.json").write_text(json.dumps(record))
     copy_evidence(root, "digits-cnn", recorded)
     (root / "results/systems/cpu-host").mkdir(parents=True)
     shutil.copyfile(RECORDED / "systems/cpu-host.detected.json", root / "results/systems/cpu-host/detected.json")

@@ -159,8 +159,12 @@ def _assert_report(workdir):
 
     report = workdir / "results/report"
     table = pd.read_csv(report / "results.csv")
-    assert len(table[table.kind == "inference"]) == 8 + 3 and len(table[table.kind == "training"]) == 5
+    # the digits model's 8 results repeated 3 times (repeats: 3), the LM's 3 once
+    assert len(table[table.kind == "inference"]) == 8 * 3 + 3 and len(table[table.kind == "training"]) == 5
     assert set(table[table.kind == "inference"].validity) == {"VALID"}
+    digits = table[(table.kind == "inference") & (table.benchmark == "digits-cnn")]
+    assert digits.groupby(["scenario", "precision"]).run.apply(sorted).map(tuple).unique().tolist() == [(1, 2, 3)]
+    assert (workdir / "results/inference/cpu-host/digits-cnn/int8/Offline/repeats/run_3/record.json").is_file()
     lm = table[table.benchmark == "pydoc-lm"].set_index("scenario")
     assert (lm.tokens_per_s > 0).all() and (lm.cost_per_1k_tokens_usd > 0).all()
     assert (lm.loc[["Server", "Interactive"], ["ttft_p99_ms", "tpot_p99_ms"]] > 0).all().all()
@@ -173,6 +177,30 @@ def _assert_report(workdir):
     assert "cpu-host.html" in (report / "index.html").read_text()
     summary = json.loads((report / "summary.json").read_text())
     assert summary["systems"]["cpu-host"]["training"]["digits-cnn"]["n"] == 5
+    stats = summary["systems"]["cpu-host"]["inference"]
+    offline = stats["digits-cnn/Offline/int8"]
+    values = digits[(digits.scenario == "Offline") & (digits.precision == "int8")].value
+    assert offline["runs"] == 3 and offline["valid_rate"] == 1.0
+    assert offline["metrics"]["value"]["median"] == pytest.approx(values.median())
+    assert offline["metrics"]["value"]["ci_low"] <= values.median() <= offline["metrics"]["value"]["ci_high"]
+    assert offline["accuracy"]["samples"] == 1024 and offline["accuracy"]["ci_low"] < offline["accuracy"]["accuracy"]
+    assert "<h2>Repeated runs</h2>" in page and "Wilson score intervals" in page
+    # the status table: every result PASS, one row per result
+    status = pd.read_csv(report / "status.csv")
+    assert len(status) == 8 + 3 + 1 and set(status.status) == {"PASS"} and set(status.PerformanceMode) == {1}
+    assert status.set_index("result").loc["cpu-host_digits-cnn_int8_Offline", "runs"] == 3
+    # the SLO tiers: each result's QPS within each tier from its ranging trials and runs, on the page
+    tiers = pd.read_csv(report / "tiers.csv")
+    assert set(tiers.tier) == {"interactive", "batch", "chat"}
+    assert set(tiers[tiers.tier == "chat"].benchmark) == {"pydoc-lm"}
+    batch = tiers[(tiers.tier == "batch") & (tiers.precision == "int8")].iloc[0]
+    server = digits[(digits.scenario == "Server") & (digits.precision == "int8")]
+    # batch's limit is the benchmark's own Server bound (15 ms): every VALID run is within it
+    assert batch.qps >= server.queries_per_s.max() > 0
+    assert 'id="tiers"' in page and "data-key=\"cpu-host/digits-cnn/Server/int8/tier/batch/qps\"" in page
+    index = (report / "index.html").read_text()
+    assert 'id="status"' in index and 'id="capacity"' in index
+    assert len(summary["capacity"]) == 2 and all(c["rows"] for c in summary["capacity"])
 
 
 def _assert_bundle(workdir):

@@ -458,8 +458,13 @@ def _cmd_table(args: argparse.Namespace) -> int:
     import math
 
     from .fsutil import atomic_open, atomic_write_json
-    from .paths import REPORT_DIR, REPORT_STATUS, REPORT_STATUS_JSON, REPORT_SUMMARY, REPORT_TABLE
+    import pandas as pd
+
+    from .paths import (REPORT_DIR, REPORT_SCALING, REPORT_STATUS, REPORT_STATUS_JSON, REPORT_SUMMARY, REPORT_TABLE,
+                        REPORT_TIERS)
+    from .report.scaling import SCALING_COLUMNS, scaling_rows
     from .report.table import ReportSpec, results_table, status_table, summary
+    from .report.tiers import TIER_COLUMNS, capacity_rows, tier_rows
 
     spec = ReportSpec.model_validate_json(args.spec)
     table = results_table(spec)
@@ -474,15 +479,30 @@ def _cmd_table(args: argparse.Namespace) -> int:
     with atomic_open(out / name(REPORT_STATUS), "w") as handle:
         status.to_csv(handle, index=False, float_format="%.10g")
     atomic_write_json(out / name(REPORT_STATUS_JSON), {"results": status.to_dict("records")})
+    tiers = pd.DataFrame(tier_rows(spec, table), columns=TIER_COLUMNS)
+    with atomic_open(out / name(REPORT_TIERS), "w") as handle:
+        tiers.to_csv(handle, index=False, float_format="%.10g")
+    scaling = pd.DataFrame(scaling_rows(spec, table), columns=SCALING_COLUMNS)
+    with atomic_open(out / name(REPORT_SCALING), "w") as handle:
+        scaling.to_csv(handle, index=False, float_format="%.10g")
 
     def clean(obj):
         if isinstance(obj, float) and math.isnan(obj):
             return None
         if isinstance(obj, dict):
             return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
         return obj
 
-    atomic_write_json(out / name(REPORT_SUMMARY), clean(summary(spec, table)))
+    stats = summary(spec, table)
+    stats["tiers"] = tiers.to_dict("records")
+    stats["scaling"] = scaling.to_dict("records")
+    stats["capacity"] = [{"demand": d.model_dump(mode="json"),
+                          "rows": capacity_rows(stats["tiers"], tier=d.tier, demand=d.demand, unit=d.unit,
+                                                headroom=d.headroom, benchmark=d.benchmark)}
+                         for d in spec.capacity]
+    atomic_write_json(out / name(REPORT_SUMMARY), clean(stats))
     print(f"results table: {len(table)} rows in {out / name(REPORT_TABLE)}", file=sys.stderr)
     failed = status[status.status == "FAIL"]
     for row in failed.itertuples():
@@ -510,6 +530,61 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"benchwright compare: {len(result.regressions)} regression(s): "
               + ", ".join(sorted({f"{line.result} {line.metric}" for line in result.regressions})), file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .errors import InputError
+    from .paths import REPORT_TIERS
+    from .report.tiers import capacity_rows
+
+    def bad(field: str, message: str, fix: str) -> InputError:
+        return InputError("capacity", str(args.results), field, message, fix)
+
+    if not args.demand > 0:
+        raise bad("--demand", f"the demand must be a positive rate, got {args.demand:g}",
+                  "give queries (or, with --unit tokens, output tokens) per second, e.g. --demand 5000")
+    if args.headroom < 1:
+        raise bad("--headroom", f"the headroom must be at least 1, got {args.headroom:g}",
+                  "1.25 provisions 25 % over the demand; 1 provisions exactly the demand")
+    path = Path(args.results)
+    tiers_csv = path if path.is_file() else next(
+        (p for p in (path / REPORT_TIERS, path / Path(REPORT_TIERS).name) if p.is_file()), None)
+    if tiers_csv is None:
+        raise bad("RESULTS", f"no {Path(REPORT_TIERS).name} here",
+                  f"give a campaign folder after `snakemake` made {REPORT_TIERS} (the campaign must declare "
+                  "report.tiers), or that file")
+    tiers = pd.read_csv(tiers_csv).to_dict("records")
+    known = sorted({r["tier"] for r in tiers})
+    if args.tier not in known:
+        raise bad("--tier", f"no tier {args.tier!r} in {tiers_csv}", f"use one of: {', '.join(known) or 'none'}")
+    rows = capacity_rows(tiers, tier=args.tier, demand=args.demand, unit=args.unit, headroom=args.headroom,
+                         benchmark=args.benchmark)
+    if not rows:
+        raise bad("--benchmark", f"the tier {args.tier!r} has no result of {args.benchmark!r}",
+                  "use a benchmark the tier applies to: " + ", ".join(sorted({r["benchmark"] for r in tiers
+                                                                              if r["tier"] == args.tier})))
+    per = "tokens/s" if args.unit == "tokens" else "QPS"
+    print(f"demand {args.demand:,g} {per} at tier {args.tier} with headroom x{args.headroom:g}")
+    header = ("system", "benchmark", "precision", "scenario", f"{per} per system", "systems", "nodes", "USD/hour",
+              "USD/month")
+    lines = [header]
+    for r in sorted(rows, key=lambda r: (r["usd_per_hour"] if r["usd_per_hour"] == r["usd_per_hour"] else 1e300,
+                                         r["system"])):
+        def money(v: float) -> str:
+            return "n/a" if v != v else f"{v:,.2f}"
+        lines.append((r["system"], r["benchmark"], r["precision"], r["scenario"],
+                      "n/a" if r["systems"] is None else f"{r['capacity_per_system']:,.1f}",
+                      "-" if r["systems"] is None else str(r["systems"]), "-" if r["nodes"] is None else str(r["nodes"]),
+                      money(r["usd_per_hour"]), money(r["usd_per_month"])))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    for r in rows:
+        if r["note"]:
+            print(f"{r['system']} {r['benchmark']} {r['precision']} {r['scenario']}: {r['note']}")
     return 0
 
 
@@ -543,6 +618,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         "time_to_train": plots.time_to_train_plot(table, system, folder / "time_to_train.png",
                                                   confidence=spec.confidence, resamples=spec.resamples,
                                                   seed=spec.seed),
+        "scaling": plots.scaling_plot(summary.get("scaling") or [], system, folder / "scaling.png"),
     }
     relative = {k: f"{folder.name}/{p.name}" for k, p in made.items() if p is not None}
     atomic_write_text(out, html.sku_page(spec, table, summary, system, relative))
@@ -859,6 +935,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("capacity", help="systems, nodes and USD per hour and month each SKU needs for a demand at "
+                                        "an SLO tier (from a finished campaign's tiers.csv)")
+    p.add_argument("results", metavar="RESULTS", help="the campaign folder (or its results/report/tiers.csv)")
+    p.add_argument("--demand", type=float, required=True, help="queries per second (or output tokens per second "
+                                                                "with --unit tokens)")
+    p.add_argument("--tier", required=True, help="a tier of the campaign's report.tiers")
+    p.add_argument("--unit", choices=["queries", "tokens"], default="queries", help="what --demand counts")
+    p.add_argument("--headroom", type=float, default=1.25, help="capacity over demand (default 1.25: 25%% spare)")
+    p.add_argument("--benchmark", help="only this benchmark's results")
+    p.set_defaults(func=_cmd_capacity)
 
     p = sub.add_parser("publish", help="copy a checked bundle into a new version folder (never overwrites one)")
     p.add_argument("--bundle", required=True)

@@ -50,6 +50,18 @@ class CampaignError(BenchwrightError):
         return "\n".join([head, *(f"- {p.render()}" for p in self.problems)])
 
 
+class InputError(CampaignError):
+    """Bad input to a command that reads a campaign's results (compare, capacity): what, where, and the fix.
+    Exits 2 like a bad campaign, without claiming that no job was started."""
+
+    def __init__(self, command: str, where: str, field: str, message: str, fix: str):
+        self.command = command
+        super().__init__([Problem(where, field, message, fix)])
+
+    def render(self) -> str:
+        return f"benchwright {self.command}: " + "\n".join(p.render() for p in self.problems)
+
+
 # --- pydantic errors -> problems ---------------------------------------------------------------------------
 
 # Union members and validator wrappers add tags to an error's location (``int``, ``literal['auto']``,

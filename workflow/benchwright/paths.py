@@ -47,6 +47,8 @@ INFERENCE_DIR = "results/inference/{system}/{benchmark}/{precision}/{scenario}"
 INFERENCE_RUN = INFERENCE_DIR + "/{mode}"
 """A LoadGen run folder (``mode``: performance or accuracy): its logs, user.conf and record.json."""
 PERFORMANCE_RUN = INFERENCE_DIR + "/performance"
+REPEAT_RUN = INFERENCE_DIR + "/repeats/run_{repeat}"
+"""A repeated performance run (``repeat`` >= 2; run 1 is ``performance/``, the run a bundle submits)."""
 ACCURACY_RUN = INFERENCE_DIR + "/accuracy"
 RUN_RECORD = "record.json"
 """The record a LoadGen or training job writes into its run folder (what it ran, where, with what)."""
@@ -65,6 +67,7 @@ PREPROCESS_TIMING = TIMINGS + "/preprocess/{benchmark}.tsv"
 TRAIN_REFERENCE_TIMING = TIMINGS + "/train_reference/{benchmark}.tsv"
 QUANTIZE_TIMING = TIMINGS + "/quantize_int8/{benchmark}.tsv"
 INFERENCE_TIMING = TIMINGS + "/inference/{system}/{benchmark}/{precision}/{scenario}/{mode}.tsv"
+REPEAT_TIMING = TIMINGS + "/inference/{system}/{benchmark}/{precision}/{scenario}/repeat_{repeat}.tsv"
 COMPLIANCE_TIMING = TIMINGS + "/inference/{system}/{benchmark}/{precision}/{scenario}/{test}.tsv"
 TRAINING_TIMING = TIMINGS + "/training/{system}/{benchmark}/run_{index}.tsv"
 SUBMISSION_DIR = "results/submission/{campaign}"
@@ -82,6 +85,10 @@ REPORT_SUMMARY = REPORT_DIR + "/summary.json"
 REPORT_STATUS = REPORT_DIR + "/status.csv"
 """The status table: AccuracyMode and PerformanceMode per result as 1/0 (also as status.json)."""
 REPORT_STATUS_JSON = REPORT_DIR + "/status.json"
+REPORT_SCALING = REPORT_DIR + "/scaling.csv"
+"""Throughput scaling and efficiency of each SKU against the SKU it scales (``scales:``), when a campaign runs both."""
+REPORT_TIERS = REPORT_DIR + "/tiers.csv"
+"""Each SKU's QPS, energy and cost per query within each SLO tier of the campaign (benchwright capacity reads it)."""
 REPORT_PAGE = REPORT_DIR + "/{system}.html"
 REPORT_PLOTS = REPORT_DIR + "/{system}"
 REPORT_INDEX = REPORT_DIR + "/index.html"
@@ -115,6 +122,11 @@ def inference_dir(system: str, benchmark: str, precision: str, scenario: str) ->
     """Where one inference configuration's runs live (performance/, accuracy/, accuracy.txt, TEST*/)."""
     return INFERENCE_DIR.format(system=system, benchmark=benchmark, precision=str(getattr(precision, "value", precision)),
                                 scenario=str(getattr(scenario, "value", scenario)))
+
+
+def repeat_run(system: str, benchmark: str, precision: str, scenario: str, repeat: int) -> str:
+    return REPEAT_RUN.format(system=system, benchmark=benchmark, precision=str(getattr(precision, "value", precision)),
+                             scenario=str(getattr(scenario, "value", scenario)), repeat=repeat)
 
 
 def ranging_file(system: str, benchmark: str, precision: str, scenario: str) -> str:

@@ -66,6 +66,7 @@ wildcard_constraints:
     precision=one_of(Precision),
     mode="performance|accuracy",
     index=r"\d+",
+    repeat=r"[2-9]|[1-9]\d+",
     campaign=re.escape(PLAN.campaign.name),
 
 
@@ -320,8 +321,9 @@ def ranging_spec(wildcards):
 
 
 def ranging_input(wildcards):
-    """Performance runs are sized by the ranging result of their SKU (QPS or expected latency)."""
-    if wildcards.mode == "performance" and wildcards.scenario in RANGED:
+    """Performance runs (and their repeats) are sized by the ranging result of their SKU (QPS or expected
+    latency)."""
+    if wildcards.get("mode", "performance") == "performance" and wildcards.scenario in RANGED:
         return [
             paths.ranging_file(wildcards.system, wildcards.benchmark, wildcards.precision, wildcards.scenario)
         ]
@@ -370,7 +372,7 @@ def inference_targets():
     out = []
     for job in PLAN.inference_jobs:
         base = PLAN.inference_dir(job)
-        out += [f"{base}/performance", f"{base}/accuracy.txt"]
+        out += [f"{base}/performance", f"{base}/accuracy.txt", *PLAN.repeat_runs(job)]
         out += [f"{base}/{test}" for test in compliance_tests(job.benchmark)]
     return out
 
@@ -535,10 +537,10 @@ REPORT_SPEC = report_spec(PLAN)
 
 
 def report_inputs(wildcards):
-    """The finished runs the table reads (a failed accuracy check or training score stops the DAG before)."""
+    """The finished runs the table reads, failed ones included (an INVALID run or a missed accuracy is a result)."""
     inputs = []
     for item in REPORT_SPEC.inference:
-        inputs += [f"{item.run}/performance", f"{item.run}/accuracy.txt"]
+        inputs += [f"{item.run}/performance", f"{item.run}/accuracy.txt", *item.repeats]
     for item in REPORT_SPEC.training:
         inputs += list(item.runs) + [paths.training_score(item.system, item.benchmark)]
     return inputs
@@ -548,6 +550,14 @@ def report_ranging(wildcards):
     """The ranging results a SKU's throughput-against-latency plot reads (Server's)."""
     return [paths.ranging_file(i.system, i.benchmark, i.precision, i.scenario) for i in REPORT_SPEC.inference
             if i.system == wildcards.system and policy(i.scenario).ranging_plot]
+
+
+def report_tier_ranging(wildcards):
+    """The ranging results the SLO tiers read (every latency-bound scenario's), when the campaign declares tiers."""
+    if not REPORT_SPEC.tiers:
+        return []
+    return [paths.ranging_file(i.system, i.benchmark, i.precision, i.scenario) for i in REPORT_SPEC.inference
+            if policy(i.scenario).latency_bound]
 
 
 def report_targets():

@@ -56,6 +56,34 @@ rule loadgen_performance:
         " --detected {input.detected:q} {params.ranging:q} --keep-invalid --out {output:q} 2>&1 | tee {log:q}"
 
 
+rule loadgen_repeat:
+    input:
+        model=model_input,
+        data=paths.DATA,
+        detected=paths.DETECTED,
+        ranging=ranging_input,
+        image=IMAGE_INPUT,
+    output:
+        directory(paths.REPEAT_RUN),
+    log:
+        "logs/inference/{system}/{benchmark}/{precision}/{scenario}/repeat_{repeat}.log",
+    benchmark:
+        paths.REPEAT_TIMING
+    threads: MEASUREMENT_THREADS
+    resources:
+        **sku_resources("measurement"),
+    params:
+        spec=performance_run_spec,
+        model=model_folder,
+        ranging=ranging_args,
+        container=container_args(paths.REPEAT_RUN),
+    conda:
+        "../envs/benchwright.yaml"
+    shell:
+        "benchwright container-run {params.container:q} -- loadgen --spec {params.spec:q} --model {params.model:q} --data {input.data:q}"
+        " --detected {input.detected:q} {params.ranging:q} --keep-invalid --out {output:q} 2>&1 | tee {log:q}"
+
+
 use rule loadgen_performance as loadgen_accuracy with:
     input:
         model=model_input,

@@ -4,12 +4,15 @@
 
 rule report_table:
     input:
-        report_inputs,
+        runs=report_inputs,
+        ranging=report_tier_ranging,
     output:
         table=report(paths.REPORT_TABLE, category="Results", caption="../report/table.rst"),
         summary=paths.REPORT_SUMMARY,
         status=paths.REPORT_STATUS,
         status_json=paths.REPORT_STATUS_JSON,
+        tiers=paths.REPORT_TIERS,
+        scaling=paths.REPORT_SCALING,
     log:
         "logs/report/table.log",
     params:

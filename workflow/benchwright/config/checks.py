@@ -44,6 +44,9 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
         sfile = plan.files[f"system:{sku}"]
         out.extend(_check_tuning(plan, system, sfile, root))
 
+    for sku in plan.systems_in_use:
+        out.extend(_check_scales(plan, sku, plan.files[f"system:{sku}"]))
+
     for sku in c.accept_system_mismatch:
         if sku not in plan.systems:
             out.append(Problem(cfile, "accept_system_mismatch", f"`{sku}` is not a SKU this campaign uses",
@@ -54,11 +57,77 @@ def check_run_rules(plan: Plan, root: Path = Path(".")) -> list[Problem]:
 
     if c.report.baseline:
         out.extend(_check_baseline(c.report.baseline, cfile, root))
+    out.extend(_check_tiers(plan, cfile, root))
 
     for name in c.benchmarks:
         bench = plan.benchmarks[name]
         if bench.calibration is not None:
             out.extend(_check_calibration(bench, Path(root) / c.paths.benchmarks, plan.files[f"benchmark:{name}"]))
+    return out
+
+
+def _check_scales(plan: Plan, sku: str, sfile: str) -> list[Problem]:
+    """``scales: <base>``: the base is a SKU the campaign runs, with the same accelerator model and another
+    accelerator count (scaling efficiency compares the two)."""
+    system = plan.systems[sku]
+    base_name = system.scales
+    if base_name is None:
+        return []
+    if base_name == sku:
+        return [Problem(sfile, "scales", "a SKU cannot scale itself", "name the smaller SKU it scales up")]
+    if base_name not in plan.systems_in_use:
+        return [Problem(sfile, "scales", f"`{base_name}` is not a SKU this campaign runs, so there is nothing to "
+                        "scale from", f"run `{base_name}` in the same benchmarks, or remove `scales`"
+                        + (f" ({suggest(base_name, plan.systems_in_use)})" if plan.systems_in_use else ""))]
+    base = plan.systems[base_name]
+    out = []
+    if base.accelerators.model_name != system.accelerators.model_name:
+        out.append(Problem(sfile, "scales", f"`{sku}` has {system.accelerators.model_name} accelerators and "
+                           f"`{base_name}` {base.accelerators.model_name}: scaling compares one accelerator model "
+                           "at two counts", "scale a SKU of the same accelerator model, or remove `scales`"))
+    elif base.accelerators_total == 0 or base.accelerators_total >= system.accelerators_total:
+        out.append(Problem(sfile, "scales", f"`{sku}` and `{base_name}` have {system.accelerators_total} and "
+                           f"{base.accelerators_total} accelerators: scaling needs the base to have accelerators, "
+                           "and fewer of them", "name a base SKU with fewer accelerators of the same model"))
+    return out
+
+
+def _check_tiers(plan: Plan, cfile: str, root: Path) -> list[Problem]:
+    """A tier that names its benchmarks limits only metrics they measure (p99 any; TTFT and TPOT only a
+    text_generation benchmark), and names benchmark files that exist. A benchmark the campaign does not run, or
+    runs in no Server or Interactive scenario, simply gives the tier no row (a `--configfile` may trim the
+    campaign); a capacity demand may not name a benchmark its tier leaves out."""
+    from ..report.tiers import TIER_METRICS
+
+    c = plan.campaign
+    folder = Path(root) / c.paths.benchmarks
+    out = []
+    for name, tier in c.report.tiers.items():
+        limits = set(tier.limits())
+        for bench in tier.benchmarks:
+            if bench in plan.benchmarks:
+                task = plan.benchmarks[bench].task.value
+            elif (folder / f"{bench}.yaml").is_file():
+                continue  # a benchmark this campaign does not run
+            else:
+                known = sorted(p.stem for p in folder.glob("*.yaml") if not p.name.endswith(".fixture.yaml"))
+                out.append(Problem(cfile, f"report.tiers.{name}.benchmarks", f"`{bench}` is not a benchmark "
+                                   f"(no {folder / (bench + '.yaml')})", suggest(bench, known)))
+                continue
+            lacking = sorted(m for m in limits if TIER_METRICS[m][1] and task != "text_generation")
+            if lacking:
+                out.append(Problem(
+                    cfile, f"report.tiers.{name}", f"the tier limits {', '.join(lacking)}, which `{bench}` does not "
+                    f"measure (a {task} benchmark has no token latencies; ttft_p99_ms and tpot_p99_ms need a "
+                    "text_generation benchmark)",
+                    f"limit only p99_ms for `{bench}`, or list text_generation benchmarks under the tier's "
+                    "`benchmarks:`"))
+    for i, demand in enumerate(c.report.capacity):
+        tier = c.report.tiers.get(demand.tier)
+        if tier is not None and demand.benchmark is not None and tier.benchmarks \
+                and demand.benchmark not in tier.benchmarks:
+            out.append(Problem(cfile, f"report.capacity[{i}].benchmark", f"the tier `{demand.tier}` does not "
+                               f"apply to `{demand.benchmark}`", f"use one of {list(tier.benchmarks)}"))
     return out
 
 

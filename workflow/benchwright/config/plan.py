@@ -76,6 +76,17 @@ class Plan:
         """Where one inference configuration's runs live (performance/, accuracy/, accuracy.txt, TEST*/)."""
         return paths.inference_dir(job.system, job.benchmark, job.precision, job.scenario)
 
+    def repeats(self, benchmark: str) -> int:
+        """Performance runs of each inference result of a benchmark (the benchmark's ``repeats``, else the
+        campaign's)."""
+        sel = self.campaign.benchmarks[benchmark]
+        return sel.repeats if sel.repeats is not None else self.campaign.repeats
+
+    def repeat_runs(self, job: InferenceJob) -> tuple[str, ...]:
+        """The performance run folders of an inference result after the first (``repeats/run_<i>``, i >= 2)."""
+        return tuple(paths.repeat_run(job.system, job.benchmark, job.precision, job.scenario, i)
+                     for i in range(2, self.repeats(job.benchmark) + 1))
+
     def training_runs(self, benchmark: str, system: str) -> tuple[str, ...]:
         """The run folders of a training result, one per required run."""
         return tuple(paths.training_run(system, benchmark, i) for i in range(self.required_runs(benchmark)))

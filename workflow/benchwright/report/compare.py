@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CampaignError, Problem
+from ..errors import InputError
 from ..paths import REPORT_TABLE
 from ..schemas.campaign import DEFAULT_REGRESSION_THRESHOLD_PCT
 
@@ -58,15 +58,12 @@ MEASURES = {m.name: m for m in (
 scenario's MLPerf metric (samples/s in Offline and Server, the early-stopping latency percentile otherwise)."""
 
 
-class CompareError(CampaignError):
+class CompareError(InputError):
     """Bad input to compare: a side that is not a campaign's results or a bundle, nothing in common, a bad
     threshold."""
 
     def __init__(self, where: str, field_: str, message: str, fix: str):
-        super().__init__([Problem(where, field_, message, fix)])
-
-    def render(self) -> str:
-        return "benchwright compare: " + "\n".join(p.render() for p in self.problems)
+        super().__init__("compare", where, field_, message, fix)
 
 
 @dataclass

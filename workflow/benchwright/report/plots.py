@@ -33,7 +33,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def latency_plot(table: pd.DataFrame, system: str, path: Path) -> Path | None:
-    rows = table[(table.kind == "inference") & (table.system == system)]
+    rows = table[(table.kind == "inference") & (table.system == system) & (table.run == 1)]  # the submitted run
     if rows.empty:
         return None
     scenarios = list(dict.fromkeys(rows.scenario))
@@ -98,7 +98,7 @@ def server_ranging_plot(spec_items, system: str, path: Path) -> Path | None:
 
 
 def accuracy_plot(table: pd.DataFrame, system: str, path: Path) -> Path | None:
-    rows = table[(table.kind == "inference") & (table.system == system)]
+    rows = table[(table.kind == "inference") & (table.system == system) & (table.run == 1)]  # the submitted run
     if rows.empty:
         return None
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(rows)), 3.2))
@@ -131,5 +131,23 @@ def time_to_train_plot(table: pd.DataFrame, system: str, path: Path, *, confiden
     ax.set_xticks(range(len(benchmarks)), benchmarks)
     ax.set_ylabel("time to train (min)")
     ax.set_title(f"{system}: time to train, per seeded run", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def scaling_plot(scaling: list[dict], system: str, path: Path) -> Path | None:
+    """Scaling efficiency of each result of ``system`` against the SKU it scales (1 = linear)."""
+    rows = [r for r in scaling if r["system"] == system and r.get("efficiency") is not None
+            and not math.isnan(r["efficiency"])]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(rows)), 3.2))
+    labels = [f"{r['benchmark']}\n{r['scenario']}\n{r['precision']}" for r in rows]
+    ax.bar(range(len(rows)), [r["efficiency"] for r in rows], color="#37b")
+    ax.axhline(1.0, color="k", linestyle="--", label="linear")
+    ax.set_xticks(range(len(rows)), labels, fontsize=7)
+    ax.set_ylabel("efficiency")
+    ax.set_title(f"{system}: scaling efficiency against {rows[0]['base']} "
+                 f"({rows[0]['accelerators']} / {rows[0]['base_accelerators']} accelerators)", fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, path)

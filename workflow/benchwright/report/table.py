@@ -17,19 +17,19 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ..harness.accuracy import accuracy_value
+from ..harness.accuracy import accuracy_value, accuracy_values
 from ..harness.scenarios import policy
 from ..provenance import drift, fingerprint
-from ..schemas.campaign import DEFAULT_REGRESSION_THRESHOLD_PCT
+from ..schemas.campaign import DEFAULT_REGRESSION_THRESHOLD_PCT, CapacityDemand, Tier
 from ..schemas.base import Spec
-from .stats import describe, weighted_geomean
+from .stats import describe, proportion_ci, repeat_stats, weighted_geomean
 
 NOT_MEASURED = "not measured"
 COLUMNS = [
     "kind", "benchmark", "system", "scenario", "precision", "run", "run_mode", "metric", "value", "unit",
     "validity", "early_stopping_met", "p50_ms", "p90_ms", "p99_ms", "p99_9_ms", "samples", "duration_s",
     "samples_per_s", "queries_per_s", "ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "tokens_per_s",
-    "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok", "failure",
+    "accuracy", "accuracy_target", "accuracy_reference", "accuracy_ok", "accuracy_good", "accuracy_samples", "failure",
     "power_source", "energy_j", "average_w", "energy_per_sample_j", "samples_per_s_per_accelerator",
     "samples_per_joule", "price_per_hour_usd", "cost_per_1k_queries_usd", "cost_per_1m_samples_usd",
     "cost_per_1k_tokens_usd",
@@ -46,6 +46,10 @@ class SkuInfo(Spec):
     accelerator_model: str
     price_per_hour_usd: float | None = None
     power_limit_w: float | None = None
+    nodes: int = 1
+    """Nodes in the SKU's system (capacity counts systems, and their nodes)."""
+    scales: str | None = None
+    """The SKU this one scales up (scaling efficiency)."""
 
 
 class InferenceItem(Spec):
@@ -61,6 +65,10 @@ class InferenceItem(Spec):
     """The benchmark's accuracy metric (top1, f1, ...), read from accuracy.txt."""
     calibration: str | None = None
     """The calibration list and its sha256 (INT8 only)."""
+    repeats: tuple[str, ...] = ()
+    """The performance runs after the first (``repeats/run_<i>``); each is a row of its own (run i)."""
+    task: str | None = None
+    """The benchmark's task (text_generation has token latencies)."""
 
 
 class TrainingItem(Spec):
@@ -86,6 +94,8 @@ class ReportSpec(Spec):
     baseline: str | None = None
     """The campaign's ``report.baseline``, expanded: the index page compares the campaign with it."""
     regression_threshold_pct: float = Field(default=DEFAULT_REGRESSION_THRESHOLD_PCT, gt=0)
+    tiers: dict[str, Tier] = {}
+    capacity: tuple[CapacityDemand, ...] = ()
 
 
 def report_spec(plan) -> ReportSpec:
@@ -98,7 +108,7 @@ def report_spec(plan) -> ReportSpec:
         s = plan.systems[sku]
         systems[sku] = SkuInfo(system_name=s.system_name, accelerators_total=s.accelerators_total,
                                accelerator_model=s.accelerators.model_name, price_per_hour_usd=s.price_per_hour_usd,
-                               power_limit_w=s.power_limit_w)
+                               power_limit_w=s.power_limit_w, nodes=s.number_of_nodes, scales=s.scales)
     inference = []
     for job in plan.inference_jobs:
         bench = plan.benchmarks[job.benchmark]
@@ -110,7 +120,8 @@ def report_spec(plan) -> ReportSpec:
             accuracy_reference=bench.accuracy.reference, accuracy_target=round(bench.accuracy.target, 6),
             mlperf_benchmark=bench.inference.mlperf_benchmark if bench.inference else None,
             accuracy_metric=bench.accuracy.metric,
-            calibration=f"{cal.sample_list} (sha256 {cal.sha256[:12]})" if cal and prec == "int8" else None))
+            calibration=f"{cal.sample_list} (sha256 {cal.sha256[:12]})" if cal and prec == "int8" else None,
+            repeats=plan.repeat_runs(job), task=bench.task.value))
     training = [TrainingItem(benchmark=b, system=s, quality_target=plan.benchmarks[b].training.quality_target,
                              runs=plan.training_runs(b, s))
                 for b, s in plan.training_jobs]
@@ -121,7 +132,8 @@ def report_spec(plan) -> ReportSpec:
                       fixtures=tuple(n for n, sel in c.benchmarks.items() if sel.fixture),
                       baseline=str(expand_path(c.report.baseline, field="report.baseline", file=plan.files["campaign"]))
                       if c.report.baseline else None,
-                      regression_threshold_pct=c.report.regression_threshold_pct)
+                      regression_threshold_pct=c.report.regression_threshold_pct, tiers=dict(c.report.tiers),
+                      capacity=c.report.capacity)
 
 
 def _ms(ns: Any) -> float:
@@ -160,9 +172,12 @@ def failure_reason(validity: Any, invalid_reason: Any, accuracy: float, accuracy
     return "; ".join(reasons)
 
 
-def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False) -> dict[str, Any]:
+def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False, repeat: int = 1) -> dict[str, Any]:
+    """The row of run ``repeat`` of an inference result (1: ``performance/``, i >= 2: ``item.repeats[i - 2]``);
+    every run shares the result's accuracy run."""
     run = Path(item.run)
-    record = json.loads((run / "performance/record.json").read_text())
+    perf_dir = run / "performance" if repeat == 1 else Path(item.repeats[repeat - 2])
+    record = json.loads((perf_dir / "record.json").read_text())
     result, sut, spec = record["result"], record["sut"], record["spec"]
     notes = []
     duration_s = (result.get("duration_ns") or 0) / 1e9 or sut.get("wall_s") or math.nan
@@ -171,11 +186,13 @@ def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False) -> d
     multi_sample = policy(item.scenario).multi_sample_queries
     per_query = result.get("effective", {}).get("samples_per_query") if multi_sample else 1
     queries_per_s = samples_per_s / (per_query or 1)
-    accuracy = math.nan
+    accuracy, counts = math.nan, {}
     acc_file = run / "accuracy.txt"
     if acc_file.exists():
-        value = accuracy_value(acc_file.read_text(), item.accuracy_metric)
+        text = acc_file.read_text()
+        value = accuracy_value(text, item.accuracy_metric)
         accuracy = math.nan if value is None else value
+        counts = accuracy_values(text)  # good= and total= of a classification's accuracy.txt
     energy = record.get("energy") or {"measured": False, "reason": "the run recorded no energy"}
     if energy.get("measured"):
         source = "+".join(energy["sources"])
@@ -195,7 +212,7 @@ def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False) -> d
     accuracy_ok = bool(accuracy >= item.accuracy_target - 1e-9) if not math.isnan(accuracy) else None
     return {
         "kind": "inference", "benchmark": item.benchmark, "system": item.system, "scenario": item.scenario,
-        "precision": item.precision, "run": 1, "run_mode": spec.get("run_mode"), "metric": result.get("metric"),
+        "precision": item.precision, "run": repeat, "run_mode": spec.get("run_mode"), "metric": result.get("metric"),
         "value": result.get("metric_value"), "unit": result.get("metric_unit"),
         "validity": result.get("result_validity"), "early_stopping_met": result.get("early_stopping_met"),
         "p50_ms": _ms(latency.get("p50_ns")), "p90_ms": _ms(latency.get("p90_ns")),
@@ -206,6 +223,7 @@ def inference_row(item: InferenceItem, sku: SkuInfo, fixture: bool = False) -> d
         "accuracy": accuracy, "accuracy_target": item.accuracy_target,
         "accuracy_reference": item.accuracy_reference,
         "accuracy_ok": accuracy_ok,
+        "accuracy_good": counts.get("good", math.nan), "accuracy_samples": counts.get("total", math.nan),
         "failure": failure_reason(result.get("result_validity"), result.get("invalid_reason"), accuracy, accuracy_ok,
                                   item.accuracy_target, fixture),
         "power_source": source, "energy_j": energy_j, "average_w": average_w, "energy_per_sample_j": per_sample,
@@ -247,7 +265,8 @@ def training_rows(item: TrainingItem, sku: SkuInfo) -> list[dict[str, Any]]:
 def run_id(row: dict[str, Any]) -> str:
     if row["kind"] == "training":
         return f"{row['system']}/{row['benchmark']}/training/run_{row['run']}"
-    return f"{row['system']}/{row['benchmark']}/{row['scenario']}/{row['precision']}"
+    return f"{row['system']}/{row['benchmark']}/{row['scenario']}/{row['precision']}" + (
+        f"/run_{row['run']}" if row["run"] != 1 else "")
 
 
 CAMPAIGN_WIDE = ("code commit", "modified code", "benchwright")
@@ -271,7 +290,8 @@ def flag_drift(rows: list[dict[str, Any]]) -> None:
 
 
 def results_table(spec: ReportSpec) -> pd.DataFrame:
-    rows = [inference_row(item, spec.systems[item.system], item.benchmark in spec.fixtures) for item in spec.inference]
+    rows = [inference_row(item, spec.systems[item.system], item.benchmark in spec.fixtures, repeat)
+            for item in spec.inference for repeat in range(1, len(item.repeats) + 2)]
     for item in spec.training:
         rows += training_rows(item, spec.systems[item.system])
     flag_drift(rows)
@@ -290,7 +310,7 @@ def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
     for sku in spec.systems:
         inf = table[(table.kind == "inference") & (table.system == sku)]
         per_benchmark = {}
-        for bench, rows in inf.groupby("benchmark"):
+        for bench, rows in inf[inf.run == 1].groupby("benchmark"):
             values = {f"{r.scenario}/{r.precision}": r.samples_per_s for r in rows.itertuples()}
             per_benchmark[bench] = weighted_geomean(values, {})
         training = {}
@@ -303,10 +323,34 @@ def summary(spec: ReportSpec, table: pd.DataFrame) -> dict[str, Any]:
         out["systems"][sku] = {
             "summary_score": weighted_geomean(per_benchmark, spec.weights) if per_benchmark else math.nan,
             "per_benchmark_throughput": per_benchmark, "training": training,
+            "inference": inference_statistics(inf, confidence=spec.confidence, resamples=spec.resamples,
+                                              seed=spec.seed),
         }
     flagged = table[table.drift.map(lambda d: isinstance(d, str) and d != "")]
     out["drift"] = [{"run": run_id(r._asdict()), "system": r.system, "differences": r.drift.split("; ")}
                     for r in flagged.itertuples()]
+    return out
+
+
+REPEATED_METRICS = ("value", "p99_ms", "samples_per_s")
+"""The metrics whose spread over a result's repeated runs the summary gives (value: the scenario's MLPerf metric)."""
+
+
+def inference_statistics(inf: pd.DataFrame, *, confidence: float, resamples: int, seed: int) -> dict[str, Any]:
+    """Per inference result (``<benchmark>/<scenario>/<precision>``) of one SKU: its runs, the VALID rate, the
+    median, bootstrap interval of the median, CV and noisy flag of each of REPEATED_METRICS over the runs (the
+    result is noisy when its MLPerf metric is), and the accuracy's Wilson interval from its sample count."""
+    out: dict[str, Any] = {}
+    for (bench, scen, prec), rows in inf.groupby(["benchmark", "scenario", "precision"], sort=False):
+        metrics = {m: repeat_stats(rows[m].tolist(), confidence=confidence, resamples=resamples, seed=seed)
+                   for m in REPEATED_METRICS}
+        first = rows.sort_values("run").iloc[0]
+        good, total = first.get("accuracy_good"), first.get("accuracy_samples")
+        accuracy = (proportion_ci(int(good), int(total), confidence)
+                    if isinstance(total, (int, float)) and not math.isnan(total) and total > 0 else None)
+        out[f"{bench}/{scen}/{prec}"] = {
+            "runs": len(rows), "valid_rate": float((rows.validity == "VALID").mean()),
+            "metrics": metrics, "noisy": metrics["value"]["noisy"], "accuracy": accuracy}
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from .base import Division, Identifier, NonEmptyStr, Precision, RunMode, Scenario, Spec
@@ -22,6 +24,11 @@ class Selection(Spec):
 
     training: bool = False
     """Whether to run the training benchmark (time to train)."""
+
+    repeats: PositiveInt | None = None
+    """Performance runs of each inference result (unset: the campaign's ``repeats``). Run 1 is the one a bundle
+    submits, as MLPerf requires; the others are kept beside it (``repeats/run_<i>``) as evidence, and the report
+    gives the median, a bootstrap interval, the coefficient of variation and the VALID rate over all of them."""
 
     fixture: bool = False
     """Run on the stand-ins of the benchmark file's ``fixture`` section, made inside the DAG by ``benchwright
@@ -66,6 +73,55 @@ class TrainingSettings(Spec):
         return seeds
 
 
+class Tier(Spec):
+    """A production service tier: the latency limits its traffic needs (p99 for any service; time to first token
+    and time per output token for an LLM). The report gives each SKU's highest VALID QPS within them, from the
+    Server (and Interactive) ranging trials and performance runs."""
+
+    p99_ms: PositiveFloat | None = None
+    """99th percentile query latency, ms."""
+
+    ttft_p99_ms: PositiveFloat | None = None
+    """99th percentile time to first token, ms (text generation only)."""
+
+    tpot_p99_ms: PositiveFloat | None = None
+    """99th percentile time per output token, ms (text generation only)."""
+
+    benchmarks: tuple[Identifier, ...] = ()
+    """The benchmarks the tier applies to; empty: every benchmark of the campaign that has all its metrics."""
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Tier:
+        if self.limits() == {}:
+            raise ValueError("a tier needs at least one limit: p99_ms, ttft_p99_ms or tpot_p99_ms")
+        return self
+
+    def limits(self) -> dict[str, float]:
+        """The limits it sets, by metric name."""
+        return {k: v for k, v in (("p99_ms", self.p99_ms), ("ttft_p99_ms", self.ttft_p99_ms),
+                                  ("tpot_p99_ms", self.tpot_p99_ms)) if v is not None}
+
+
+class CapacityDemand(Spec):
+    """A demand to plan for: what traffic, at which tier, with what headroom (the index page's procurement
+    comparison; `benchwright capacity` answers the same question on the command line)."""
+
+    tier: Identifier
+    """A tier of ``report.tiers``."""
+
+    demand: PositiveFloat
+    """Queries per second, or output tokens per second with ``unit: tokens``."""
+
+    unit: Literal["queries", "tokens"] = "queries"
+    """What ``demand`` counts per second."""
+
+    headroom: float = Field(default=1.25, ge=1)
+    """Capacity over demand to provision (1.25: 25 % spare)."""
+
+    benchmark: Identifier | None = None
+    """The benchmark whose results size it; unset: every benchmark the tier applies to."""
+
+
 DEFAULT_REGRESSION_THRESHOLD_PCT = 5.0
 """How much worse (percent) a result may be than its baseline before `benchwright compare` calls it a regression."""
 
@@ -90,6 +146,22 @@ class ReportSettings(Spec):
 
     regression_threshold_pct: PositiveFloat = DEFAULT_REGRESSION_THRESHOLD_PCT
     """A result this many percent worse than the baseline is a regression (when its interval excludes no change)."""
+
+    tiers: dict[Identifier, Tier] = {}
+    """Production SLO tiers, e.g. ``interactive: {p99_ms: 15}``, ``batch: {p99_ms: 100}``, ``chat: {ttft_p99_ms:
+    500, tpot_p99_ms: 30}``: the pages give each SKU's QPS, energy per query and $ per 1,000 queries (or tokens)
+    within each."""
+
+    capacity: tuple[CapacityDemand, ...] = ()
+    """Demands to size each SKU for (nodes, $ per hour and per month), shown on the index page."""
+
+    @model_validator(mode="after")
+    def _capacity_names_a_tier(self) -> ReportSettings:
+        for i, c in enumerate(self.capacity):
+            if c.tier not in self.tiers:
+                raise ValueError(f"capacity[{i}] names the tier {c.tier!r}, which report.tiers does not declare "
+                                 f"(declared: {sorted(self.tiers) or 'none'})")
+        return self
 
 
 class Paths(Spec):
@@ -122,6 +194,9 @@ class Campaign(Spec):
     benchmarks: dict[Identifier, Selection | None] = Field(min_length=1)
     """Benchmark name -> what to run of it. ``null`` leaves out a benchmark an earlier config file selects (a
     ``--configfile`` is merged into config/config.yaml: ``digits-cnn: null`` runs only the file's own)."""
+
+    repeats: PositiveInt = 1
+    """Performance runs of each inference result, unless a benchmark sets its own (see ``benchmarks.<name>.repeats``)."""
 
     loadgen: LoadGenOverrides = LoadGenOverrides()
     """LoadGen overrides."""

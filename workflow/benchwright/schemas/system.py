@@ -278,6 +278,11 @@ class System(Spec):
     power_limit_w: PositiveFloat | None = None
     """Configured power limit of the system (all accelerators), in watts."""
 
+    scales: Identifier | None = None
+    """The SKU this one scales up: the same accelerator model and host, another accelerator count (e.g. an 8-GPU
+    SKU scaling a 1-GPU one). When a campaign runs both, the report gives throughput scaling and efficiency,
+    X(N) / (k X(base)) for inference and T(base) / (k T(N)) for time to train, k being the accelerator ratio."""
+
     @property
     def accelerators_total(self) -> int:
         return self.accelerators.count * self.number_of_nodes
