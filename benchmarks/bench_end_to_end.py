@@ -23,8 +23,8 @@ from typing import Any
 from bench_planning import run_snakemake, snakemake_env
 from common import ROOT, Context, Row, compare, register
 
-COMPUTE_RULES = ("loadgen_performance", "loadgen_accuracy", "range_performance", "compliance_test", "train_run",
-                 "train_reference", "quantize_int8")
+COMPUTE_RULES = ("loadgen_performance", "loadgen_repeat", "loadgen_accuracy", "range_performance", "compliance_test",
+                 "train_run", "train_lm", "train_reference", "quantize_int8")
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _START = re.compile(r"^(?:local)?rule (\w+):$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)")

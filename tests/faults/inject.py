@@ -56,7 +56,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "training": ("train_reference", "train_lm", "fetch_weights", "train_run", "training_compliance",
                  "training_score"),
     "quantization": ("quantize_int8",),
-    "loadgen": ("range_performance", "loadgen_performance", "loadgen_accuracy", "accuracy_check", "compliance_test"),
+    "loadgen": ("range_performance", "loadgen_performance", "loadgen_repeat", "loadgen_accuracy", "accuracy_check",
+                "compliance_test"),
     "bundle/report": ("submission_bundle", "submission_check", "submission_publish", "report_table", "report_sku",
                       "report_index"),
 }

@@ -161,7 +161,9 @@ def _assert_report(workdir):
     table = pd.read_csv(report / "results.csv")
     # the digits model's 8 results repeated 3 times (repeats: 3), the LM's 3 once
     assert len(table[table.kind == "inference"]) == 8 * 3 + 3 and len(table[table.kind == "training"]) == 5
-    assert set(table[table.kind == "inference"].validity) == {"VALID"}
+    # run 1 of every result is VALID (_assert_inference_results); a repeat on a busy machine may not be, and is
+    # then a result like any other: the status table must say so
+    assert set(table[(table.kind == "inference") & (table.run == 1)].validity) == {"VALID"}
     digits = table[(table.kind == "inference") & (table.benchmark == "digits-cnn")]
     assert digits.groupby(["scenario", "precision"]).run.apply(sorted).map(tuple).unique().tolist() == [(1, 2, 3)]
     assert (workdir / "results/inference/cpu-host/digits-cnn/int8/Offline/repeats/run_3/record.json").is_file()
@@ -180,15 +182,22 @@ def _assert_report(workdir):
     stats = summary["systems"]["cpu-host"]["inference"]
     offline = stats["digits-cnn/Offline/int8"]
     values = digits[(digits.scenario == "Offline") & (digits.precision == "int8")].value
-    assert offline["runs"] == 3 and offline["valid_rate"] == 1.0
+    assert offline["runs"] == 3
+    assert offline["valid_rate"] == pytest.approx((digits[(digits.scenario == "Offline") & (digits.precision == "int8")]
+                                                   .validity == "VALID").mean())
     assert offline["metrics"]["value"]["median"] == pytest.approx(values.median())
     assert offline["metrics"]["value"]["ci_low"] <= values.median() <= offline["metrics"]["value"]["ci_high"]
     assert offline["accuracy"]["samples"] == 1024 and offline["accuracy"]["ci_low"] < offline["accuracy"]["accuracy"]
     assert "<h2>Repeated runs</h2>" in page and "Wilson score intervals" in page
     # the status table: every result PASS, one row per result
-    status = pd.read_csv(report / "status.csv")
-    assert len(status) == 8 + 3 + 1 and set(status.status) == {"PASS"} and set(status.PerformanceMode) == {1}
-    assert status.set_index("result").loc["cpu-host_digits-cnn_int8_Offline", "runs"] == 3
+    status = pd.read_csv(report / "status.csv").set_index("result")
+    assert len(status) == 8 + 3 + 1 and set(status.PerformanceMode) == {1} and set(status.AccuracyMode) == {1}
+    for (scenario, precision), runs in digits.groupby(["scenario", "precision"]):
+        row = status.loc[f"cpu-host_digits-cnn_{precision}_{scenario}"]
+        valid = (runs.sort_values("run").validity == "VALID").astype(int).tolist()
+        assert (row.runs, row.PerformanceMode_min, row.PerformanceMode_avg) == (3, min(valid), pytest.approx(
+            sum(valid) / 3))
+        assert row.status == ("PASS" if min(valid) else "FAIL")
     # the SLO tiers: each result's QPS within each tier from its ranging trials and runs, on the page
     tiers = pd.read_csv(report / "tiers.csv")
     assert set(tiers.tier) == {"interactive", "batch", "chat"}

@@ -88,8 +88,10 @@ def failure_box(table: pd.DataFrame, system: str | None = None) -> str:
     items = "".join(
         f'<li data-key="{html.escape(_run_key(r))}/failure" data-value="{html.escape(r.failure)}"><code>'
         f'{html.escape(_run_key(r))}</code>: {html.escape(r.failure)}</li>' for r in failed.itertuples())
-    return (f'<div class="drift" id="failures"><b>{len(failed)} result(s) failed</b>: they are kept as results '
-            "(results.csv, status.csv) and refused by the submission bundle.<ul>" + items + "</ul></div>")
+    return (f'<div class="drift" id="failures"><b>{len(failed)} run(s) failed</b>: they are kept as results '
+            "(results.csv, status.csv). The submission bundle refuses a result whose submitted run (run 1) stayed "
+            "INVALID or whose accuracy is under its target; a failed repeat (run_2, ...) lowers the result's VALID "
+            "rate.<ul>" + items + "</ul></div>")
 
 
 def has_drift(value: Any) -> bool:
@@ -99,7 +101,7 @@ def has_drift(value: Any) -> bool:
 def _run_key(r: Any) -> str:
     if r.kind == "training":
         return f"{r.system}/{r.benchmark}/training/run_{r.run}"
-    return f"{r.system}/{r.benchmark}/{r.scenario}/{r.precision}"
+    return f"{r.system}/{r.benchmark}/{r.scenario}/{r.precision}" + (f"/run_{r.run}" if r.run != 1 else "")
 
 
 def sku_page(spec: ReportSpec, table: pd.DataFrame, summary: dict[str, Any], system: str,
