@@ -260,6 +260,10 @@ def capacity_section(capacity: list[dict[str, Any]]) -> list[str]:
         out.append(f"<p>{_fmt(d['demand'])} {per} at tier <b>{html.escape(d['tier'])}</b>, headroom "
                    f"x{d['headroom']:g}" + (f", {html.escape(d['benchmark'])}" if d.get("benchmark") else "")
                    + ": systems = ceil(demand x headroom / capacity of one system); a month is 730 hours.</p>")
+        if not c["rows"]:
+            out.append('<p class="note">No result of this campaign falls under the tier (it runs no Server or '
+                       "Interactive scenario of a benchmark the tier applies to).</p>")
+            continue
         out.append(f"<table><tr><th>SKU</th><th>benchmark</th><th>scenario</th><th>precision</th>"
                    f"<th>{per} per system</th><th>systems</th><th>nodes</th><th>USD per hour</th>"
                    "<th>USD per month</th></tr>")
