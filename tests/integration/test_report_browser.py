@@ -85,3 +85,18 @@ def test_the_comparison_page_in_a_browser(chromium, tmp_path):
     row = pd.read_csv(files["csv"]).query("kind == 'inference'").iloc[0]
     value, _ = found[f"cpu-host/{row.benchmark}/{row.scenario}/{row.precision}/value"]
     assert float(value) == pytest.approx(float(row.value), rel=1e-9)
+
+
+def test_repeated_runs_in_a_browser(chromium, tmp_path):
+    """Three runs of one result (the recorded one, x0.9, x1.1): the rendered repeated-runs table carries the
+    summary's median and CV, the run count, and the noisy flag (CV 10 %)."""
+    import json
+
+    files = build_report(tmp_path, repeats=(0.9, 1.1))
+    found = rendered(chromium, files["page"])
+    stats = json.loads(files["summary"].read_text())["systems"]["cpu-host"]["inference"]["digits-cnn/Offline/int8"]
+    key = "cpu-host/digits-cnn/Offline/int8"
+    assert float(found[f"{key}/median"][0]) == pytest.approx(stats["metrics"]["value"]["median"])
+    value, text = found[f"{key}/cv"]
+    assert float(value) == pytest.approx(0.1) and text == "10.0% noisy"
+    assert found[f"{key}/runs"] == ("3", "3") and found[f"{key}/valid_rate"][1] == "100%"

@@ -30,7 +30,9 @@ def test_rule_graph_picture_names_every_rule():
         rules |= set(re.findall(r"^rule (\w+):", smk.read_text(), flags=re.M))
     svg = (REPO / "docs/rulegraph.svg").read_text()
     # Rules the default campaign does not use: unpack (archive datasets), build_image (docker SKUs),
-    # compliance_test (closed division), fetch_weights (published weights), fixture_* (fixture campaigns).
-    conditional = {"unpack", "build_image", "compliance_test", "fetch_weights", "fixture_dataset", "fixture_model"}
+    # compliance_test (closed division), fetch_weights (published weights), fixture_* (fixture campaigns),
+    # loadgen_repeat (repeats: N > 1).
+    conditional = {"unpack", "build_image", "compliance_test", "fetch_weights", "fixture_dataset", "fixture_model",
+                   "loadgen_repeat"}
     missing = {r for r in rules - conditional if f">{r}<" not in svg}
     assert not missing, f"docs/rulegraph.svg lacks {missing}: regenerate it (README, 'What runs')"
