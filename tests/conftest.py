@@ -102,3 +102,13 @@ def default_models(tmp_path_factory):
                            REPO / "config/benchmarks" / bench.calibration.sample_list, root / "int8")
     return {"root": root, "data": root / "data", "fp32": root / "fp32", "int8": root / "int8", "plan": plan,
             "reference": record, "calibration": calibration}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the report pages' browser tests (a service: .ci/run installs it)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no headless Chromium here (apt-get install chromium; .ci/run installs it)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
@@ -14,15 +13,6 @@ from benchwright.report.stats import olympic_mean
 from tests.unit.test_report import build_report
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no headless Chromium here (apt-get install chromium; .ci/run installs it)")
 
 
 class Keyed(HTMLParser):

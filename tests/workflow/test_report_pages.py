@@ -18,15 +18,6 @@ pytestmark = pytest.mark.service
 WIDTH, HEIGHT = 1280, 6000
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no headless Chromium here (apt-get install chromium; .ci/run installs it)")
-
-
 class Keyed(HTMLParser):
     """Every table cell with a data-key: its data-value."""
 

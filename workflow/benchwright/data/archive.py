@@ -229,3 +229,17 @@ def _extract_zip(archive: Path, dest: Path) -> None:
 
 def _staging_dir(dest: Path) -> contextlib.AbstractContextManager[Path]:
     return staged_dir(dest, suffix=".extracting")
+
+
+@contextlib.contextmanager
+def unpacked_bundle(archive: str | os.PathLike[str]):
+    """Extract ``archive`` (tar, tar.gz or zip, safely) into a temporary folder and yield its single top folder
+    (or the folder itself when the archive has several entries at its top); removed afterwards."""
+    import tempfile
+
+    path = Path(archive)
+    with tempfile.TemporaryDirectory(prefix="benchwright-unpacked-") as tmp:
+        fmt = "zip" if path.name.endswith(".zip") else "tar.gz" if path.name.endswith((".tar.gz", ".tgz")) else "tar"
+        safe_extract(path, Path(tmp) / "x", fmt)
+        tops = list((Path(tmp) / "x").iterdir())
+        yield tops[0] if len(tops) == 1 and tops[0].is_dir() else Path(tmp) / "x"

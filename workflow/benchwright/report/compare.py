@@ -17,9 +17,7 @@ import html
 import json
 import math
 import re
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,7 +102,9 @@ def load_side(path: str | Path, role: str) -> Side:
                            "give a campaign's folder (with results/report/results.csv), a results.csv, or a "
                            "submission bundle (folder or .tar.gz)")
     if p.is_file() and p.name.endswith((".tar.gz", ".tgz", ".tar")):
-        with _unpacked(p) as root:
+        from ..data.archive import unpacked_bundle
+
+        with unpacked_bundle(p) as root:
             side = _bundle_side(root, str(p))
         return side
     if p.is_dir() and (p / "benchwright.json").is_file():
@@ -127,17 +127,6 @@ def _find_table(p: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-@contextmanager
-def _unpacked(tarball: Path) -> Iterator[Path]:
-    from ..data.archive import safe_extract
-
-    with tempfile.TemporaryDirectory(prefix="benchwright-compare-") as tmp:
-        fmt = "tar.gz" if tarball.name.endswith((".tar.gz", ".tgz")) else "tar"
-        safe_extract(tarball, Path(tmp) / "x", fmt)
-        tops = list((Path(tmp) / "x").iterdir())
-        yield tops[0] if len(tops) == 1 and tops[0].is_dir() else Path(tmp) / "x"
 
 
 def table_side(table: Any, shown: str) -> Side:

@@ -60,34 +60,35 @@ def _head(title: str) -> str:
             f"<style>{STYLE}</style></head><body>")
 
 
+def _flagged(table: pd.DataFrame, system: str | None, column: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The rows (of ``system``), those whose text ``column`` is set, and their list items keyed
+    ``<run>/<column>``; a table written before the column existed flags nothing."""
+    rows = table if system is None else table[table.system == system]
+    if column not in rows:
+        return rows, rows.iloc[0:0], ""
+    flagged = rows[rows[column].map(has_drift)]
+    items = "".join(
+        f'<li data-key="{html.escape(_run_key(r))}/{column}" data-value="{html.escape(getattr(r, column))}"><code>'
+        f'{html.escape(_run_key(r))}</code>: {html.escape(getattr(r, column))}</li>' for r in flagged.itertuples())
+    return rows, flagged, items
+
+
 def drift_box(table: pd.DataFrame, system: str | None = None) -> str:
     """A warning listing the runs produced under other versions or hardware than the rest (empty if none)."""
-    rows = table if system is None else table[table.system == system]
-    if "drift" not in rows:  # a table written before benchwright judged drift
-        return ""
-    flagged = rows[rows.drift.map(has_drift)]
+    rows, flagged, items = _flagged(table, system, "drift")
     if flagged.empty:
         return ""
-    items = "".join(
-        f'<li data-key="{html.escape(_run_key(r))}/drift" data-value="{html.escape(r.drift)}"><code>'
-        f'{html.escape(_run_key(r))}</code>: {html.escape(r.drift)}</li>' for r in flagged.itertuples())
     return (f'<div class="drift"><b>Drift: {len(flagged)} of {len(rows)} run(s) were produced under other versions, '
             "code or hardware than the rest</b>; compare their numbers with care (the provenance columns of "
             f"results.csv say what each run used).<ul>{items}</ul></div>")
 
 
 def failure_box(table: pd.DataFrame, system: str | None = None) -> str:
-    """The results that failed (a performance run still INVALID, an accuracy under target), with their reasons;
-    the campaign ran on, and the bundle refused them (empty if none)."""
-    rows = table if system is None else table[table.system == system]
-    if "failure" not in rows:  # a table written before failures were results
-        return ""
-    failed = rows[rows.failure.map(has_drift)]
+    """The runs that failed (a performance run still INVALID, an accuracy under target), with their reasons
+    (empty if none)."""
+    _, failed, items = _flagged(table, system, "failure")
     if failed.empty:
         return ""
-    items = "".join(
-        f'<li data-key="{html.escape(_run_key(r))}/failure" data-value="{html.escape(r.failure)}"><code>'
-        f'{html.escape(_run_key(r))}</code>: {html.escape(r.failure)}</li>' for r in failed.itertuples())
     return (f'<div class="drift" id="failures"><b>{len(failed)} run(s) failed</b>: they are kept as results '
             "(results.csv, status.csv). The submission bundle refuses a result whose submitted run (run 1) stayed "
             "INVALID or whose accuracy is under its target; a failed repeat (run_2, ...) lowers the result's VALID "

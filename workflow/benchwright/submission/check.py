@@ -670,13 +670,10 @@ class _Target:
 
 def _unpacked(path: Path) -> Iterator[_Target]:
     """A tarball is extracted (safely) into a temporary folder; its single top folder is the bundle."""
-    from ..data.archive import safe_extract
+    from ..data.archive import unpacked_bundle
 
-    with tempfile.TemporaryDirectory(prefix="benchwright-check-") as tmp:
-        fmt = "zip" if path.name.endswith(".zip") else "tar.gz" if path.name.endswith((".tar.gz", ".tgz")) else "tar"
-        safe_extract(path, Path(tmp) / "x", fmt)
-        tops = [p for p in (Path(tmp) / "x").iterdir()]
-        yield _Target(tops[0] if len(tops) == 1 and tops[0].is_dir() else Path(tmp) / "x", str(path))
+    with unpacked_bundle(path) as root:
+        yield _Target(root, str(path))
 
 
 def check_bundle(path: str | Path, *, training_tools: bool = True) -> Report:
